@@ -1,0 +1,25 @@
+"""Deep embedded clustering of single-cell RNA-seq data for scanpy / AnnData.
+
+Namespaces
+----------
+``pp``
+    Preprocessing helpers, e.g. must-link / cannot-link constraint builders.
+``tl``
+    The clustering tools: :func:`scdeepclust.tl.scdcc` (scDCC / scDeepCluster).
+``datasets``
+    Loaders of the published benchmark datasets with ground-truth labels.
+``settings``
+    Package settings (data directory, ...).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("scdeepclust")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.1.0"
+
+from . import datasets, pp, tl  # noqa: E402
+from ._settings import settings  # noqa: E402
+
+__all__ = ["datasets", "pp", "tl", "settings", "__version__"]
