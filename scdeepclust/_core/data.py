@@ -1,0 +1,177 @@
+"""Count preparation: size factors, log-normalisation, per-gene scaling from sparse statistics.
+
+Counts stay sparse; minibatches are densified (and scaled) one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+
+def size_factors(counts: sp.csr_matrix, target_sum: float | None = None) -> np.ndarray:
+    """Size factors s_i = library size / target (default target: median library size).
+
+    Parameters
+    ----------
+    counts
+        Raw counts, n_obs x n_vars, no all-zero cell.
+    target_sum
+        Library size a cell is scaled to; None means the median library size (scDeepCluster).
+
+    Returns
+    -------
+    float32 array of length n_obs.
+    """
+    library = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
+    target = np.median(library) if target_sum is None else float(target_sum)
+    return (library / target).astype(np.float32)
+
+
+def log_normalize(counts: sp.csr_matrix, sf: np.ndarray) -> sp.csr_matrix:
+    """log1p(counts / size factor), CSR with the sparsity of ``counts``."""
+    out = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+    out.data /= np.repeat(sf, np.diff(out.indptr))
+    np.log1p(out.data, out=out.data)
+    return out
+
+
+def group_mean_std(x: sp.csr_matrix, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group, per-gene mean and unbiased standard deviation from sparse sums.
+
+    Genes constant within a group get standard deviation 1 (as ``sc.pp.scale``).
+
+    Returns
+    -------
+    mean, std: float32 arrays of shape n_groups x n_vars.
+    """
+    onehot = sp.csr_matrix(
+        (np.ones(len(codes), dtype=np.float64), (codes, np.arange(len(codes)))),
+        shape=(n_groups, len(codes)),
+    )
+    n = np.asarray(onehot.sum(axis=1)).ravel()[:, None]
+    x64 = x.astype(np.float64)
+    s1 = np.asarray((onehot @ x64).todense())
+    s2 = np.asarray((onehot @ x64.multiply(x64)).todense())
+    mean = s1 / n
+    var = (s2 - n * mean**2) / np.maximum(n - 1, 1)
+    std = np.sqrt(np.clip(var, 0, None))
+    std[std < 1e-12] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+@dataclass
+class PreparedData:
+    """Model-ready view of the counts of one AnnData.
+
+    Attributes
+    ----------
+    counts
+        Raw counts of the kept genes, n_obs x n_genes, CSR float32 (ZINB target).
+    lognorm
+        log1p(counts / size factors), CSR float32.
+    size_factors
+        Length n_obs.
+    group_codes
+        Batch code of each cell (all 0 without a batch key), length n_obs.
+    mean, std
+        Per-group, per-gene scaling statistics, n_groups x n_genes.
+    max_value
+        Clip of the scaled values to [-max_value, max_value]; None: no clipping.
+    """
+
+    counts: sp.csr_matrix
+    lognorm: sp.csr_matrix
+    size_factors: np.ndarray
+    group_codes: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    max_value: float | None = None
+
+    @property
+    def n_obs(self) -> int:  # noqa: D102
+        return self.counts.shape[0]
+
+    @property
+    def n_genes(self) -> int:  # noqa: D102
+        return self.counts.shape[1]
+
+    def to(self, device: torch.device) -> DeviceData:
+        """Statistics moved to ``device``; the matrices stay on the host."""
+        return DeviceData(self, device)
+
+
+def prepare(
+    counts: sp.csr_matrix,
+    *,
+    target_sum: float | None = None,
+    group_codes: np.ndarray | None = None,
+    max_value: float | None = None,
+) -> PreparedData:
+    """Size factors, log-normalisation and per-gene (per-group) z-score statistics."""
+    sf = size_factors(counts, target_sum)
+    lognorm = log_normalize(counts, sf)
+    codes = (
+        np.zeros(counts.shape[0], dtype=np.int64)
+        if group_codes is None
+        else np.asarray(group_codes, dtype=np.int64)
+    )
+    mean, std = group_mean_std(lognorm, codes, int(codes.max()) + 1)
+    return PreparedData(counts, lognorm, sf, codes, mean, std, max_value)
+
+
+class DeviceData:
+    """Builds dense minibatches on a device from a :class:`PreparedData`."""
+
+    def __init__(self, data: PreparedData, device: torch.device):
+        self.data = data
+        self.device = device
+        self.mean = torch.from_numpy(data.mean).to(device)
+        self.inv_std = torch.from_numpy(1.0 / data.std).to(device)
+        self.codes = torch.from_numpy(data.group_codes).to(device)
+        self.size_factors = torch.from_numpy(data.size_factors).to(device)
+
+    @property
+    def n_obs(self) -> int:  # noqa: D102
+        return self.data.n_obs
+
+    def _dense(self, matrix: sp.csr_matrix, idx: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(matrix[idx].toarray()).to(self.device, non_blocking=True)
+
+    def scaled(self, idx: np.ndarray) -> torch.Tensor:
+        """Scaled log-normalised expression of cells ``idx``, len(idx) x n_genes."""
+        codes = self.codes[torch.from_numpy(np.asarray(idx)).to(self.device)]
+        x = (self._dense(self.data.lognorm, idx) - self.mean[codes]) * self.inv_std[codes]
+        if self.data.max_value is not None:
+            x = x.clamp(-self.data.max_value, self.data.max_value)
+        return x
+
+    def batch(self, idx: np.ndarray, with_counts: bool = True) -> dict[str, torch.Tensor]:
+        """Scaled input ``x`` of cells ``idx``; with ``with_counts`` also their raw counts.
+
+        The counts come sparse: ``nz_index`` (flat row-major positions of the non-zero counts
+        in the len(idx) x n_genes block), ``nz_counts`` (their values), and ``size_factors``.
+        """
+        out = {"x": self.scaled(idx)}
+        if with_counts:
+            block = self.data.counts[idx]
+            rows = np.repeat(np.arange(block.shape[0], dtype=np.int64), np.diff(block.indptr))
+            flat = rows * block.shape[1] + block.indices
+            out["nz_index"] = torch.from_numpy(flat).to(self.device)
+            out["nz_counts"] = torch.from_numpy(block.data).to(self.device)
+            t_idx = torch.from_numpy(np.asarray(idx)).to(self.device)
+            out["size_factors"] = self.size_factors[t_idx]
+        return out
+
+
+def minibatches(
+    n: int, batch_size: int, rng: np.random.Generator | None
+) -> Iterator[np.ndarray]:
+    """Index blocks of size ``batch_size`` over ``range(n)``, shuffled when ``rng`` is given."""
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for start in range(0, n, batch_size):
+        yield np.sort(order[start : start + batch_size])

@@ -1,0 +1,206 @@
+"""The one training engine shared by every method.
+
+A *stage* (pretraining, clustering, ...) runs epochs; each epoch runs one or more *passes*
+(over cells, over must-link pairs, ...); each pass draws minibatches and minimises the sum of
+the named loss terms its loss function returns. A ``before_epoch`` hook refreshes the target
+distribution and decides convergence; an optional early stop ends a stage at a loss plateau.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data import DeviceData
+from .losses import target_distribution
+from .modules import DeepClusterModel
+
+logger = logging.getLogger("scdeepclust")
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss became NaN or infinite during training."""
+
+
+@dataclass
+class Pass:
+    """One sweep over minibatches within an epoch.
+
+    ``batches()`` is called at the start of each epoch and yields batch objects;
+    ``loss(batch)`` returns a dict of named, already weighted loss terms whose sum is minimised.
+    """
+
+    name: str
+    batches: Callable[[], Iterable[Any]]
+    loss: Callable[[Any], dict[str, torch.Tensor]]
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when the epoch loss has not improved by ``min_delta`` (relative) for ``patience`` epochs."""
+
+    patience: int = 10
+    min_delta: float = 1e-3
+    best: float = math.inf
+    wait: int = 0
+
+    def __call__(self, loss: float) -> bool:  # noqa: D102
+        improved = not math.isfinite(self.best) or loss < self.best - self.min_delta * abs(self.best)
+        if improved:
+            self.best, self.wait = loss, 0
+            return False
+        self.best = min(self.best, loss)
+        self.wait += 1
+        return self.wait >= self.patience
+
+
+@dataclass
+class StageResult:
+    """Outcome of a stage: per-epoch mean of every loss term, epochs run, convergence, seconds."""
+
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    n_epochs: int = 0
+    converged: bool = False
+    seconds: float = 0.0
+
+
+def run_stage(
+    name: str,
+    model: torch.nn.Module,
+    passes: list[Pass],
+    optimizer: torch.optim.Optimizer,
+    max_epochs: int,
+    *,
+    before_epoch: Callable[[int], bool] | None = None,
+    early_stopping: EarlyStopping | None = None,
+    progress: bool = False,
+) -> StageResult:
+    """Train ``model`` for at most ``max_epochs`` epochs.
+
+    ``before_epoch(epoch)`` returning True stops the stage as converged before that epoch's
+    passes. The early stop also counts as converged. Raises :class:`TrainingDivergedError`
+    as soon as a loss is not finite.
+    """
+    start = time.perf_counter()
+    sums: dict[str, list[float]] = {}
+    result = StageResult()
+    model.train()
+    bar = tqdm(total=max_epochs, desc=name, disable=not progress, leave=False)
+    try:
+        for epoch in range(max_epochs):
+            if before_epoch is not None and before_epoch(epoch):
+                result.converged = True
+                break
+            epoch_terms = _run_epoch(name, epoch, passes, optimizer)
+            for key, value in epoch_terms.items():
+                sums.setdefault(key, []).append(value)
+            total = sum(epoch_terms.values())
+            sums.setdefault("loss", []).append(total)
+            result.n_epochs = epoch + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{total:.4g}")
+            if early_stopping is not None and early_stopping(total):
+                result.converged = True
+                break
+    finally:
+        bar.close()
+        model.eval()
+    result.history = {k: np.asarray(v, dtype=np.float32) for k, v in sums.items()}
+    result.seconds = time.perf_counter() - start
+    logger.info("%s: %d epochs in %.1f s", name, result.n_epochs, result.seconds)
+    return result
+
+
+def _run_epoch(
+    stage: str, epoch: int, passes: list[Pass], optimizer: torch.optim.Optimizer
+) -> dict[str, float]:
+    """One epoch over all passes; returns the mean of each term over its minibatches."""
+    means: dict[str, float] = {}
+    for p in passes:
+        totals: dict[str, torch.Tensor] = {}
+        n_batches = 0
+        for batch in p.batches():
+            terms = p.loss(batch)
+            loss = sum(terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for key, value in terms.items():
+                totals[key] = totals.get(key, 0.0) + value.detach()
+            n_batches += 1
+        for key, value in totals.items():
+            v = float(value) / max(n_batches, 1)
+            if not math.isfinite(v):
+                raise TrainingDivergedError(
+                    f"{stage}: the {key!r} loss became {v} in epoch {epoch + 1} (pass "
+                    f"{p.name!r}). Training diverged; try a smaller learning rate, a "
+                    "different random_state, or check the input counts."
+                )
+            means[key] = v
+    return means
+
+
+@torch.no_grad()
+def embed(model: DeepClusterModel, data: DeviceData, chunk_size: int = 4096) -> torch.Tensor:
+    """Clean embedding of all cells, n_obs x latent_dim, computed in chunks."""
+    was_training = model.training
+    model.eval()
+    out = [
+        model.embed(data.scaled(np.arange(s, min(s + chunk_size, data.n_obs))))
+        for s in range(0, data.n_obs, chunk_size)
+    ]
+    model.train(was_training)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def soft_assignments(
+    model: DeepClusterModel, z: torch.Tensor, chunk_size: int = 4096
+) -> torch.Tensor:
+    """Soft assignments q of all cells (from their embedding ``z``), n_obs x n_clusters."""
+    return torch.cat([model.head(z[s : s + chunk_size]).exp() for s in range(0, len(z), chunk_size)])
+
+
+class SelfTraining:
+    """``before_epoch`` hook of the clustering stage (DEC self-training).
+
+    Every ``update_interval`` epochs: q of all cells from the current weights, the target
+    distribution p, hard labels, and the fraction of labels changed since the last check
+    (the first check compares with the initial labels). Stops when that fraction < ``tol``
+    (never at epoch 0).
+    """
+
+    def __init__(
+        self,
+        model: DeepClusterModel,
+        data: DeviceData,
+        init_labels: np.ndarray,
+        update_interval: int,
+        tol: float,
+    ):
+        self.model, self.data = model, data
+        self.update_interval, self.tol = update_interval, tol
+        self.labels = torch.as_tensor(init_labels, device=data.device)
+        self.p: torch.Tensor | None = None
+        self.delta: list[float] = []
+
+    def __call__(self, epoch: int) -> bool:  # noqa: D102
+        if epoch % self.update_interval:
+            return False
+        q = soft_assignments(self.model, embed(self.model, self.data))
+        labels = q.argmax(dim=1)
+        delta = float((labels != self.labels).float().mean())
+        self.delta.append(delta)
+        self.labels = labels
+        if epoch > 0 and delta < self.tol:
+            return True
+        self.p = target_distribution(q)
+        return False

@@ -1,0 +1,192 @@
+"""Input checks run before any training; each error says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+
+logger = logging.getLogger("scdeepclust")
+
+
+def get_counts(adata: AnnData, layer: str | None) -> sp.csr_matrix:
+    """Return the raw counts as a new CSR float32 matrix (never a view of the caller's data)."""
+    if layer is None:
+        X = adata.X
+        where = "adata.X"
+    else:
+        if layer not in adata.layers:
+            available = ", ".join(repr(k) for k in adata.layers.keys()) or "none"
+            raise KeyError(
+                f"Layer {layer!r} not found in adata.layers (available: {available}). "
+                "Store the raw counts there, e.g. `adata.layers['counts'] = adata.X.copy()` "
+                "before normalising, or pass `layer=None` to read raw counts from adata.X."
+            )
+        X = adata.layers[layer]
+        where = f"adata.layers[{layer!r}]"
+    if X is None:
+        raise ValueError(f"{where} is empty; it must hold the raw counts (n_obs x n_vars).")
+    if not (sp.issparse(X) or isinstance(X, np.ndarray)):
+        try:
+            X = np.asarray(X)
+        except Exception as err:  # pragma: no cover - exotic array types
+            raise TypeError(
+                f"{where} is a {type(X).__name__}; expected a numpy array or scipy sparse matrix."
+            ) from err
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise TypeError(f"{where} has dtype {X.dtype}; raw counts must be numeric.")
+    counts = sp.csr_matrix(X, dtype=np.float32, copy=True)
+    counts.sum_duplicates()
+    check_counts(counts, where)
+    return counts
+
+
+def check_counts(counts: sp.csr_matrix, where: str) -> None:
+    """Raise if the counts hold NaN / inf, negative or non-integer values."""
+    data = counts.data
+    n_bad = int(np.count_nonzero(~np.isfinite(data)))
+    if n_bad:
+        raise ValueError(
+            f"{where} holds {n_bad} NaN or infinite values; raw counts must be finite. "
+            "Pass the unnormalised count matrix."
+        )
+    n_neg = int(np.count_nonzero(data < 0))
+    if n_neg:
+        raise ValueError(
+            f"{where} holds {n_neg} negative values; it does not look like raw counts "
+            "(was it scaled?). Pass the raw UMI / read counts, e.g. with `layer='counts'`."
+        )
+    n_frac = int(np.count_nonzero(data != np.round(data)))
+    if n_frac:
+        raise ValueError(
+            f"{where} holds {n_frac} non-integer values; the ZINB likelihood needs raw integer "
+            "counts (was the layer normalised or log-transformed?). Pass the raw counts."
+        )
+
+
+def resolve_mask_var(adata: AnnData, mask_var: str | Sequence[bool] | np.ndarray | None) -> np.ndarray:
+    """Boolean gene mask of length n_vars from None, a bool array or an ``adata.var`` column."""
+    if mask_var is None:
+        return np.ones(adata.n_vars, dtype=bool)
+    if isinstance(mask_var, str):
+        if mask_var not in adata.var.columns:
+            raise KeyError(
+                f"mask_var={mask_var!r} is not a column of adata.var. Compute it first, e.g. "
+                "`sc.pp.highly_variable_genes(adata, flavor='seurat_v3', layer='counts', "
+                "n_top_genes=2000)` for 'highly_variable', or pass a boolean array."
+            )
+        mask = adata.var[mask_var].to_numpy()
+        what = f"adata.var[{mask_var!r}]"
+    else:
+        mask = np.asarray(mask_var)
+        what = "mask_var"
+    if mask.dtype != bool:
+        raise TypeError(f"{what} must be boolean (one value per gene), found dtype {mask.dtype}.")
+    if mask.shape != (adata.n_vars,):
+        raise ValueError(
+            f"{what} has shape {mask.shape}; it needs one boolean per gene ({adata.n_vars},)."
+        )
+    if not mask.any():
+        raise ValueError(f"{what} selects no gene; select at least one gene to cluster on.")
+    return mask
+
+
+def select_genes(counts: sp.csr_matrix, mask: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Restrict to ``mask`` genes and drop genes with no count (logged). Returns counts, mask."""
+    mask = mask.copy()
+    gene_totals = np.asarray(counts.sum(axis=0)).ravel()
+    empty = mask & (gene_totals == 0)
+    if empty.any():
+        logger.info(
+            "Leaving out %d of %d selected genes with zero counts in every cell "
+            "(they carry no signal).",
+            int(empty.sum()),
+            int(mask.sum()),
+        )
+        mask &= ~empty
+    if not mask.any():
+        raise ValueError(
+            "Every selected gene has zero counts in every cell; nothing to cluster on. "
+            "Check `layer` and `mask_var`."
+        )
+    counts = counts[:, np.flatnonzero(mask)].tocsr()
+    cell_totals = np.asarray(counts.sum(axis=1)).ravel()
+    n_empty = int(np.count_nonzero(cell_totals == 0))
+    if n_empty:
+        where = "in the selected genes" if not mask.all() else ""
+        raise ValueError(
+            f"{n_empty} cells have zero total counts {where}".rstrip()
+            + "; size factors are undefined for them. Remove them first, e.g. "
+            "`sc.pp.filter_cells(adata, min_counts=1)`"
+            + (" after subsetting to the selected genes" if where else "")
+            + "."
+        )
+    return counts, mask
+
+
+def check_n_clusters(n_clusters: int | None, n_obs: int) -> int | None:
+    """Check that 2 <= n_clusters <= n_obs."""
+    if n_clusters is None:
+        return None
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, int | np.integer):
+        raise TypeError(f"n_clusters must be an int or None, found {type(n_clusters).__name__}.")
+    if n_clusters < 2:
+        raise ValueError(
+            f"n_clusters={n_clusters}: need at least 2 clusters. Pass n_clusters >= 2, or "
+            "n_clusters=None to estimate the number with Leiden."
+        )
+    if n_clusters > n_obs:
+        raise ValueError(
+            f"n_clusters={n_clusters} is more than the {n_obs} cells; pass at most n_obs clusters."
+        )
+    return int(n_clusters)
+
+
+def check_pairs(pairs, adata: AnnData, name: str) -> np.ndarray:
+    """Return constraint pairs as an int64 (n_pairs, 2) array of row indices.
+
+    Accepts integer row indices or obs names.
+    """
+    if pairs is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    arr = np.asarray(pairs)
+    if arr.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(
+            f"{name} must be an (n_pairs, 2) array of cell indices or obs names, "
+            f"found shape {arr.shape}."
+        )
+    if arr.dtype.kind in "OUS":
+        index = adata.obs_names.get_indexer(pd.Index(arr.ravel().astype(str)))
+        missing = arr.ravel()[index < 0]
+        if missing.size:
+            raise ValueError(
+                f"{name} names {missing.size} cells that are not in adata.obs_names, "
+                f"e.g. {missing[:3].tolist()}."
+            )
+        arr = index.reshape(-1, 2)
+    elif arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise TypeError(f"{name} must hold integer cell indices, found non-integer values.")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer cell indices or obs names, found {arr.dtype}.")
+    arr = arr.astype(np.int64)
+    bad = (arr < 0) | (arr >= adata.n_obs)
+    if bad.any():
+        raise ValueError(
+            f"{name} holds {int(bad.any(axis=1).sum())} pairs with a cell index outside "
+            f"[0, {adata.n_obs - 1}] (n_obs = {adata.n_obs}); indices are 0-based row positions."
+        )
+    selfs = arr[:, 0] == arr[:, 1]
+    if selfs.any():
+        raise ValueError(
+            f"{name} pairs {int(selfs.sum())} cells with themselves (e.g. row "
+            f"{int(np.flatnonzero(selfs)[0])}); remove those pairs."
+        )
+    return arr
