@@ -20,6 +20,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.1.0"
 
 from . import datasets, pp, tl  # noqa: E402
+from ._core.engine import TrainingDivergedError  # noqa: E402
 from ._settings import settings  # noqa: E402
 
-__all__ = ["datasets", "pp", "tl", "settings", "__version__"]
+__all__ = ["datasets", "pp", "tl", "settings", "TrainingDivergedError", "__version__"]

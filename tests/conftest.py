@@ -30,3 +30,87 @@ def _shared_datasetdir():
 # ---------------------------------------------------------------------------
 # End of datasets section
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# Synthetic counts: small negative-binomial data with well-separated groups
+# (used by test_scdcc_api.py; fast enough for the default test run)
+# ---------------------------------------------------------------------------
+
+import anndata as ad  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+
+def make_synthetic_counts(
+    n_obs: int = 240,
+    n_vars: int = 60,
+    n_groups: int = 3,
+    seed: int = 0,
+    theta: float = 5.0,
+) -> ad.AnnData:
+    """AnnData of negative binomial counts in ``n_groups`` well-separated groups.
+
+    Each group over-expresses its own block of ``n_vars // n_groups`` marker genes (about 10x);
+    library sizes vary about 2-fold. ``layers["counts"]`` is CSR float32, ``X`` a copy of it,
+    ``obs["group"]`` categorical ('g0', 'g1', ...), and every cell has a count.
+    """
+    rng = np.random.default_rng(seed)
+    groups = np.arange(n_obs) % n_groups
+    rng.shuffle(groups)
+    base = rng.gamma(2.0, 0.5, size=n_vars)  # baseline mean per gene
+    mu = np.tile(base, (n_obs, 1))
+    block = n_vars // n_groups
+    for g in range(n_groups):
+        mu[groups == g, g * block : (g + 1) * block] *= 10.0
+    mu *= rng.lognormal(0.0, 0.3, size=(n_obs, 1))  # library size variation
+    counts = rng.negative_binomial(theta, theta / (theta + mu)).astype(np.float32)
+    empty = counts.sum(axis=1) == 0
+    counts[empty, 0] = 1.0
+    counts = sp.csr_matrix(counts)
+    a = ad.AnnData(counts.copy())
+    a.layers["counts"] = counts
+    a.obs_names = [f"cell{i}" for i in range(n_obs)]
+    a.var_names = [f"gene{j}" for j in range(n_vars)]
+    a.obs["group"] = pd.Categorical([f"g{g}" for g in groups])
+    return a
+
+
+@pytest.fixture(scope="session")
+def make_synthetic():
+    """The generator :func:`make_synthetic_counts` itself, for module-scoped fixtures.
+
+    (Test modules cannot ``import conftest`` under ``--import-mode=importlib``.)
+    """
+    return make_synthetic_counts
+
+
+@pytest.fixture
+def torch_single_thread():
+    """Run torch on one intra-op thread during the test, then restore the thread count.
+
+    The test models are tiny: one thread is several times faster than two, and on a busy
+    2-core machine two spinning OpenMP threads can make a 0.1 s fit take over 10 s. Set per
+    test because numba's OpenMP layer (used by ``sc.pp.neighbors``) resets the shared OpenMP
+    thread count, and with it torch's.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def synthetic_adata() -> ad.AnnData:
+    """A fresh small synthetic AnnData (240 cells x 60 genes, 3 groups) for each test."""
+    return make_synthetic_counts()
+
+
+# ---------------------------------------------------------------------------
+# End of synthetic counts section
+# ---------------------------------------------------------------------------

@@ -45,15 +45,21 @@ class Pass:
 
 @dataclass
 class EarlyStopping:
-    """Stop when the epoch loss has not improved by ``min_delta`` (relative) for ``patience`` epochs."""
+    """Stop when the epoch loss has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``min_delta`` is relative to the best loss so far, or absolute with ``relative=False``
+    (Keras' EarlyStopping, as DESC uses).
+    """
 
     patience: int = 10
     min_delta: float = 1e-3
+    relative: bool = True
     best: float = math.inf
     wait: int = 0
 
     def __call__(self, loss: float) -> bool:  # noqa: D102
-        improved = not math.isfinite(self.best) or loss < self.best - self.min_delta * abs(self.best)
+        margin = self.min_delta * abs(self.best) if self.relative else self.min_delta
+        improved = not math.isfinite(self.best) or loss < self.best - margin
         if improved:
             self.best, self.wait = loss, 0
             return False
@@ -204,3 +210,38 @@ class SelfTraining:
             return True
         self.p = target_distribution(q)
         return False
+
+
+def run_phases(
+    name: str,
+    model: torch.nn.Module,
+    passes: list[Pass],
+    make_optimizer: Callable[[float], torch.optim.Optimizer],
+    learning_rates: list[float],
+    epochs_per_phase: int,
+    *,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    progress: bool = False,
+) -> StageResult:
+    """Consecutive phases of :func:`run_stage`, one per learning rate, each with a fresh
+    optimizer and its own early stop (DESC's step-down schedule); histories concatenated."""
+    phases = [
+        run_stage(
+            f"{name} (lr {lr:g})",
+            model,
+            passes,
+            make_optimizer(lr),
+            epochs_per_phase,
+            early_stopping=EarlyStopping(patience, min_delta, relative=False) if patience else None,
+            progress=progress,
+        )
+        for lr in learning_rates
+    ]
+    keys = phases[0].history.keys()
+    return StageResult(
+        history={k: np.concatenate([p.history.get(k, []) for p in phases]) for k in keys},
+        n_epochs=sum(p.n_epochs for p in phases),
+        converged=True,
+        seconds=sum(p.seconds for p in phases),
+    )

@@ -71,7 +71,7 @@ def zinb_nll_mean(
     eps: float = EPS,
 ) -> torch.Tensor:
     """Mean of :func:`zinb_nll` over all entries of a dense count matrix ``x``."""
-    nz_index = torch.flatnonzero(x > 1e-8)
+    nz_index = torch.nonzero(x.flatten() > 1e-8).squeeze(1)
     return zinb_nll_mean_sparse(
         nz_index, x.flatten()[nz_index], mean, dispersion, dropout_logits, eps
     )

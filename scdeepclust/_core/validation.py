@@ -162,6 +162,11 @@ def check_pairs(pairs, adata: AnnData, name: str) -> np.ndarray:
             f"found shape {arr.shape}."
         )
     if arr.dtype.kind in "OUS":
+        if not adata.obs_names.is_unique:
+            raise ValueError(
+                f"{name} gives cells by name, but adata.obs_names are not unique; call "
+                "`adata.obs_names_make_unique()` first or pass integer row indices."
+            )
         index = adata.obs_names.get_indexer(pd.Index(arr.ravel().astype(str)))
         missing = arr.ravel()[index < 0]
         if missing.size:

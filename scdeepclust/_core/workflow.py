@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,20 @@ def check_random_state(random_state: int | None) -> int:
     if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
         raise TypeError(f"random_state must be an int, found {type(random_state).__name__}.")
     return int(random_state)
+
+
+def check_positive(**values: int) -> None:
+    """Each value a positive integer."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, found {value!r}.")
+
+
+def describe_mask(mask_var) -> str | None:
+    """``mask_var`` as a plain value for ``uns[key]['params']``."""
+    if mask_var is None or isinstance(mask_var, str):
+        return mask_var
+    return "array"
 
 
 def group_codes(adata: AnnData, batch_key: str | None) -> np.ndarray | None:
@@ -118,21 +132,6 @@ def attach_head(
     model.head = ClusteringHead(torch.from_numpy(centers), alpha).to(device)
 
 
-def cell_batches(
-    n_obs: int, batch_size: int, rng: np.random.Generator
-) -> Iterator[np.ndarray]:
-    """Shuffled minibatches of cell indices."""
-    return _data.minibatches(n_obs, batch_size, rng)
-
-
-def pair_batches(
-    pairs: np.ndarray, batch_size: int, rng: np.random.Generator
-) -> Iterator[np.ndarray]:
-    """Shuffled blocks of constraint pairs, each (m, 2)."""
-    for idx in _data.minibatches(len(pairs), batch_size, rng):
-        yield pairs[idx]
-
-
 def final_outputs_embedding(model: DeepClusterModel, data: DeviceData) -> np.ndarray:
     """Clean embedding of all cells as a numpy array, n_obs x latent_dim."""
     return embed(model, data).cpu().numpy()
@@ -172,9 +171,22 @@ def output_target(adata: AnnData, copy: bool) -> AnnData:
     return adata
 
 
-def finish(
-    adata: AnnData,
-    copy: bool,
+@dataclass
+class MethodResult:
+    """Everything one clustering run writes, held until all runs of a call have succeeded."""
+
+    key: str
+    embedding: np.ndarray
+    q: np.ndarray
+    centers: np.ndarray
+    params: Mapping[str, Any]
+    history: Mapping[str, Mapping[str, np.ndarray]]
+    n_epochs: Mapping[str, int]
+    converged: bool
+    extra: Mapping[str, Any] | None = None
+
+
+def collect(
     key: str,
     model: DeepClusterModel,
     data: DeviceData,
@@ -184,22 +196,29 @@ def finish(
     n_epochs: Mapping[str, int],
     converged: bool,
     extra: Mapping[str, Any] | None = None,
-) -> AnnData | None:
-    """Compute the final embedding / q and write every slot; returns the copy if asked."""
+) -> MethodResult:
+    """Final embedding and q of all cells from the trained model, with the run's records."""
     z, q = final_outputs(model, data)
+    centers = model.head.centers.detach().cpu().numpy()
+    return MethodResult(key, z, q, centers, params, history, n_epochs, converged, extra)
+
+
+def write(adata: AnnData, copy: bool, results: Sequence[MethodResult]) -> AnnData | None:
+    """Write every result's slots (only after all runs succeeded); returns the copy if asked."""
     target = output_target(adata, copy)
-    write_results(
-        target,
-        key,
-        embedding=z,
-        q=q,
-        centers=model.head.centers.detach().cpu().numpy(),
-        params=params,
-        history=history,
-        n_epochs=n_epochs,
-        converged=converged,
-        extra=extra,
-    )
+    for r in results:
+        write_results(
+            target,
+            r.key,
+            embedding=r.embedding,
+            q=r.q,
+            centers=r.centers,
+            params=r.params,
+            history=r.history,
+            n_epochs=r.n_epochs,
+            converged=r.converged,
+            extra=r.extra,
+        )
     return target if copy else None
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import torch
 
 from .data import DeviceData
-from .engine import Pass
-from .losses import cannot_link_loss, kl_divergence, must_link_loss, zinb_nll_mean_sparse
+from .engine import Pass, SelfTraining
+from .losses import cannot_link_loss, must_link_loss, zinb_nll_mean_sparse
 from .modules import DeepClusterModel, Encoder, ZINBDecoder
-from .workflow import cell_batches, pair_batches
+from .passes import cell_batches, kl_term, pair_batches, pair_log_q
 
 
 def build_zinb_autoencoder(
@@ -38,7 +38,7 @@ def pretrain_pass(
     """Pretraining: ZINB loss over shuffled minibatches of cells."""
     return Pass(
         "cells",
-        lambda: (data.batch(idx) for idx in cell_batches(data.n_obs, batch_size, rng)),
+        lambda: cell_batches(data, batch_size, rng),
         lambda batch: {"zinb": zinb_loss(model, batch)},
     )
 
@@ -46,7 +46,7 @@ def pretrain_pass(
 def clustering_passes(
     model: DeepClusterModel,
     data: DeviceData,
-    target,
+    target: SelfTraining,
     *,
     gamma: float,
     batch_size: int,
@@ -62,48 +62,26 @@ def clustering_passes(
     2. must-link pairs: ml_weight * -log sum_k q_ik q_jk + ZINB of both cells;
     3. cannot-link pairs: cl_weight * -log(1 - sum_k q_ik q_jk).
     """
-
-    def cell_batch(idx: np.ndarray) -> dict[str, torch.Tensor]:
-        batch = data.batch(idx)
-        batch["p"] = target.p[torch.from_numpy(idx).to(data.device)]
-        return batch
-
-    def cell_loss(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        log_q = model.head(model.embed(batch["x"]))
-        return {"zinb": zinb_loss(model, batch), "kl": gamma * kl_divergence(batch["p"], log_q)}
-
     passes = [
         Pass(
             "cells",
-            lambda: (cell_batch(idx) for idx in cell_batches(data.n_obs, batch_size, rng)),
-            cell_loss,
+            lambda: cell_batches(data, batch_size, rng, target=target),
+            lambda b: {"zinb": zinb_loss(model, b), "kl": gamma * kl_term(model, b)},
         )
     ]
 
-    def pair_log_q(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        log_q = model.head(model.embed(batch["x"]))
-        m = log_q.shape[0] // 2
-        return log_q[:m], log_q[m:]
-
     def ml_loss(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        log_qi, log_qj = pair_log_q(batch)
+        # zinb_loss is the mean over both cells of each pair: x2 gives ZINB(i) + ZINB(j)
         return {
-            "must_link": ml_weight * must_link_loss(log_qi, log_qj),
+            "must_link": ml_weight * must_link_loss(*pair_log_q(model, batch)),
             "must_link_zinb": 2.0 * zinb_loss(model, batch),
         }
-
-    def cl_loss(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        log_qi, log_qj = pair_log_q(batch)
-        return {"cannot_link": cl_weight * cannot_link_loss(log_qi, log_qj)}
 
     if len(must_link) and ml_weight > 0:
         passes.append(
             Pass(
                 "must_link",
-                lambda: (
-                    data.batch(np.concatenate([b[:, 0], b[:, 1]]))
-                    for b in pair_batches(must_link, batch_size, rng)
-                ),
+                lambda: pair_batches(data, must_link, batch_size, rng, with_counts=True),
                 ml_loss,
             )
         )
@@ -111,11 +89,8 @@ def clustering_passes(
         passes.append(
             Pass(
                 "cannot_link",
-                lambda: (
-                    data.batch(np.concatenate([b[:, 0], b[:, 1]]), with_counts=False)
-                    for b in pair_batches(cannot_link, batch_size, rng)
-                ),
-                cl_loss,
+                lambda: pair_batches(data, cannot_link, batch_size, rng, with_counts=False),
+                lambda b: {"cannot_link": cl_weight * cannot_link_loss(*pair_log_q(model, b))},
             )
         )
     return passes

@@ -1,5 +1,6 @@
 """Clustering tools, in the style of ``scanpy.external.tl``."""
 
+from ._desc import desc
 from ._scdcc import scdcc
 
-__all__ = ["scdcc"]
+__all__ = ["desc", "scdcc"]

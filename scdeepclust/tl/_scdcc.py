@@ -187,7 +187,7 @@ def scdcc(
     n_clusters = validation.check_n_clusters(n_clusters, adata.n_obs)
     ml = validation.check_pairs(must_link, adata, "must_link")
     cl = validation.check_pairs(cannot_link, adata, "cannot_link")
-    _check_positive(batch_size=batch_size, latent_dim=latent_dim, update_interval=update_interval)
+    workflow.check_positive(batch_size=batch_size, latent_dim=latent_dim, update_interval=update_interval)
     prepared, gene_mask = workflow.prepare_input(adata, layer=layer, mask_var=mask_var)
     data = prepared.to(dev)
     timer.add("prepare", start)
@@ -248,8 +248,7 @@ def scdcc(
         timer.seconds["cluster"] = clu.seconds
 
     params = workflow.plain_params(
-        n_clusters=n_clusters, layer=layer, mask_var=mask_var if isinstance(mask_var, str) else (
-            None if mask_var is None else "array"),
+        n_clusters=n_clusters, layer=layer, mask_var=workflow.describe_mask(mask_var),
         n_must_link=len(ml), n_cannot_link=len(cl), ml_weight=ml_weight, cl_weight=cl_weight,
         resolution=resolution, n_neighbors=n_neighbors, hidden_dims=list(hidden_dims),
         latent_dim=latent_dim, noise_sd=noise_sd, gamma=gamma, alpha=alpha,
@@ -258,9 +257,7 @@ def scdcc(
         max_epochs=max_epochs, lr=lr, update_interval=update_interval, tol=tol,
         random_state=seed, device=str(dev),
     )  # fmt: skip
-    return workflow.finish(
-        adata,
-        copy,
+    result = workflow.collect(
         key,
         model,
         data,
@@ -274,9 +271,4 @@ def scdcc(
             "n_clusters_init": int(centers.shape[0]),
         },
     )
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, found {value!r}.")
+    return workflow.write(adata, copy, [result])

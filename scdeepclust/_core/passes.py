@@ -1,0 +1,58 @@
+"""Minibatch sources and loss terms shared by the methods' passes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from . import data as _data
+from .data import DeviceData
+from .engine import SelfTraining
+from .losses import kl_divergence
+from .modules import DeepClusterModel
+
+
+def cell_batches(
+    data: DeviceData,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    with_counts: bool = True,
+    target: SelfTraining | None = None,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Shuffled minibatches of cells; with ``target`` each batch also carries its rows of p."""
+    for idx in _data.minibatches(data.n_obs, batch_size, rng):
+        batch = data.batch(idx, with_counts=with_counts)
+        if target is not None:
+            batch["p"] = target.p[torch.from_numpy(idx).to(data.device)]
+        yield batch
+
+
+def pair_batches(
+    data: DeviceData,
+    pairs: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    with_counts: bool,
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Shuffled blocks of constraint pairs; rows 0..m-1 are the first cells, m..2m-1 the second."""
+    for idx in _data.minibatches(len(pairs), batch_size, rng):
+        block = pairs[idx]
+        yield data.batch(np.concatenate([block[:, 0], block[:, 1]]), with_counts=with_counts)
+
+
+def kl_term(model: DeepClusterModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """KL(P || Q) of a minibatch, q from the clean embedding."""
+    return kl_divergence(batch["p"], model.head(model.embed(batch["x"])))
+
+
+def pair_log_q(
+    model: DeepClusterModel, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log q of the first and of the second cell of each pair of a pair batch."""
+    log_q = model.head(model.embed(batch["x"]))
+    m = log_q.shape[0] // 2
+    return log_q[:m], log_q[m:]
