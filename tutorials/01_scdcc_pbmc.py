@@ -49,7 +49,7 @@ outdir.mkdir(parents=True, exist_ok=True)
 
 # %%
 adata = sdc.datasets.pbmc_10x()
-adata
+print(adata)
 
 # %% [markdown]
 # ## Cluster
@@ -61,8 +61,10 @@ start = time.perf_counter()
 sdc.tl.scdcc(adata, n_clusters=8, random_state=0)
 elapsed = time.perf_counter() - start
 info = adata.uns["scdcc"]
-print(f"scdcc: {elapsed:.1f} s in all; seconds per stage: "
-      + ", ".join(f"{k} {v:.1f}" for k, v in info["seconds"].items()))
+print(
+    f"scdcc: {elapsed:.1f} s in all; seconds per stage: "
+    + ", ".join(f"{k} {v:.1f}" for k, v in info["seconds"].items())
+)
 print("epochs:", dict(info["n_epochs"]), "converged:", info["converged"])
 
 # %% [markdown]
@@ -102,5 +104,12 @@ path = outdir / "pbmc_scdcc.h5ad"
 adata.write_h5ad(path)
 back = sc.read_h5ad(path)
 assert (back.obs["scdcc"] == adata.obs["scdcc"]).all()
-print("wrote", path, "-", back.obsm["X_scdcc"].shape, "embedding,",
-      back.obsm["scdcc_q"].shape[1], "clusters")
+print(
+    "wrote",
+    path,
+    "-",
+    back.obsm["X_scdcc"].shape,
+    "embedding,",
+    back.obsm["scdcc_q"].shape[1],
+    "clusters",
+)

@@ -40,7 +40,9 @@ def log_normalize(counts: sp.csr_matrix, sf: np.ndarray) -> sp.csr_matrix:
     return out
 
 
-def group_mean_std(x: sp.csr_matrix, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+def group_mean_std(
+    x: sp.csr_matrix, codes: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-group, per-gene mean and unbiased standard deviation from sparse sums.
 
     Genes constant within a group get standard deviation 1 (as ``sc.pp.scale``).
@@ -168,9 +170,7 @@ class DeviceData:
         return out
 
 
-def minibatches(
-    n: int, batch_size: int, rng: np.random.Generator | None
-) -> Iterator[np.ndarray]:
+def minibatches(n: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
     """Index blocks of size ``batch_size`` over ``range(n)``, shuffled when ``rng`` is given."""
     order = rng.permutation(n) if rng is not None else np.arange(n)
     for start in range(0, n, batch_size):

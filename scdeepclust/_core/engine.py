@@ -172,7 +172,9 @@ def soft_assignments(
     model: DeepClusterModel, z: torch.Tensor, chunk_size: int = 4096
 ) -> torch.Tensor:
     """Soft assignments q of all cells (from their embedding ``z``), n_obs x n_clusters."""
-    return torch.cat([model.head(z[s : s + chunk_size]).exp() for s in range(0, len(z), chunk_size)])
+    return torch.cat(
+        [model.head(z[s : s + chunk_size]).exp() for s in range(0, len(z), chunk_size)]
+    )
 
 
 class SelfTraining:
@@ -224,8 +226,11 @@ def run_phases(
     min_delta: float = 0.0,
     progress: bool = False,
 ) -> StageResult:
-    """Consecutive phases of :func:`run_stage`, one per learning rate, each with a fresh
-    optimizer and its own early stop (DESC's step-down schedule); histories concatenated."""
+    """Run consecutive phases of :func:`run_stage`, one per learning rate.
+
+    Each phase gets a fresh optimizer and its own early stop (DESC's step-down schedule); the
+    histories are concatenated.
+    """
     phases = [
         run_stage(
             f"{name} (lr {lr:g})",

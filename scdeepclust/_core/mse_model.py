@@ -64,7 +64,12 @@ def stacked_autoencoders(model: DeepClusterModel, dropout: float) -> list[nn.Seq
         act_out = nn.Tanh() if i == 0 else nn.ReLU()
         stacks.append(
             nn.Sequential(
-                nn.Dropout(dropout), enc[i], act_hidden, nn.Dropout(dropout), dec[n - 1 - i], act_out
+                nn.Dropout(dropout),
+                enc[i],
+                act_hidden,
+                nn.Dropout(dropout),
+                dec[n - 1 - i],
+                act_out,
             )
         )
     return stacks

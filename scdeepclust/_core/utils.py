@@ -14,17 +14,26 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         return device
     if not isinstance(device, str):
-        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda:0', found {device!r}.")
+        raise TypeError(
+            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', found {device!r}."
+        )
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'.") from err
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:1' "
+            "or 'mps'."
+        ) from err
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available here; use device='cpu' or 'auto'.")
+        raise ValueError(
+            f"device={device!r} but CUDA is not available here; use device='cpu' or 'auto'."
+        )
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} but MPS is not available here; use device='cpu' or 'auto'.")
+        raise ValueError(
+            f"device={device!r} but MPS is not available here; use device='cpu' or 'auto'."
+        )
     return dev
 
 

@@ -68,7 +68,9 @@ def check_counts(counts: sp.csr_matrix, where: str) -> None:
         )
 
 
-def resolve_mask_var(adata: AnnData, mask_var: str | Sequence[bool] | np.ndarray | None) -> np.ndarray:
+def resolve_mask_var(
+    adata: AnnData, mask_var: str | Sequence[bool] | np.ndarray | None
+) -> np.ndarray:
     """Boolean gene mask of length n_vars from None, a bool array or an ``adata.var`` column."""
     if mask_var is None:
         return np.ones(adata.n_vars, dtype=bool)

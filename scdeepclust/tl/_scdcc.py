@@ -187,7 +187,9 @@ def scdcc(
     n_clusters = validation.check_n_clusters(n_clusters, adata.n_obs)
     ml = validation.check_pairs(must_link, adata, "must_link")
     cl = validation.check_pairs(cannot_link, adata, "cannot_link")
-    workflow.check_positive(batch_size=batch_size, latent_dim=latent_dim, update_interval=update_interval)
+    workflow.check_positive(
+        batch_size=batch_size, latent_dim=latent_dim, update_interval=update_interval
+    )
     prepared, gene_mask = workflow.prepare_input(adata, layer=layer, mask_var=mask_var)
     data = prepared.to(dev)
     timer.add("prepare", start)
