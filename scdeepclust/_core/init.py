@@ -36,8 +36,24 @@ def leiden_labels(
     """
     import anndata as ad
     import scanpy as sc
+    import torch
 
-    tmp = ad.AnnData(np.ascontiguousarray(z, dtype=np.float32))
+    # numba's thread pool, started by the neighbour graph, resets torch's thread count
+    n_threads = torch.get_num_threads()
+    try:
+        return _leiden(
+            ad.AnnData(np.ascontiguousarray(z, dtype=np.float32)),
+            resolution,
+            n_neighbors,
+            random_state,
+        )
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+def _leiden(tmp, resolution: float, n_neighbors: int, random_state: int) -> np.ndarray:
+    import scanpy as sc
+
     sc.pp.neighbors(
         tmp,
         n_neighbors=min(n_neighbors, tmp.n_obs - 1),

@@ -62,6 +62,20 @@ def check_positive(**values: int) -> None:
             raise ValueError(f"{name} must be a positive integer, found {value!r}.")
 
 
+def check_schedule(
+    *, hidden_dims, alpha: float, tol: float, resolution: float | None = None, **counts: int
+) -> None:
+    """Shared checks of the architecture and schedule parameters (positive counts and widths,
+    alpha > 0, 0 <= tol < 1, resolution > 0)."""
+    check_positive(**counts, **{f"hidden_dims[{i}]": h for i, h in enumerate(hidden_dims)})
+    if not alpha > 0:
+        raise ValueError(f"alpha (Student-t degrees of freedom) must be positive, found {alpha}.")
+    if not 0 <= tol < 1:
+        raise ValueError(f"tol is a fraction of cells and must be in [0, 1), found {tol}.")
+    if resolution is not None and not resolution > 0:
+        raise ValueError(f"resolution must be positive, found {resolution}.")
+
+
 def describe_mask(mask_var) -> str | None:
     """``mask_var`` as a plain value for ``uns[key]['params']``."""
     if mask_var is None or isinstance(mask_var, str):

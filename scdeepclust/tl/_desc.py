@@ -189,7 +189,15 @@ def desc(
     auto_hidden, auto_latent = desc_dims(adata.n_obs)
     hidden = list(auto_hidden if hidden_dims is None else hidden_dims)
     latent = auto_latent if latent_dim is None else latent_dim
-    workflow.check_positive(latent_dim=latent)
+    workflow.check_schedule(
+        hidden_dims=hidden,
+        alpha=alpha,
+        tol=tol,
+        latent_dim=latent,
+        pretrain_epochs=pretrain_epochs,
+        n_neighbors=n_neighbors,
+        max_epochs=max_epochs,
+    )
     prepared, gene_mask = workflow.prepare_input(
         adata,
         layer=layer,

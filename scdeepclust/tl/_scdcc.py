@@ -187,8 +187,17 @@ def scdcc(
     n_clusters = validation.check_n_clusters(n_clusters, adata.n_obs)
     ml = validation.check_pairs(must_link, adata, "must_link")
     cl = validation.check_pairs(cannot_link, adata, "cannot_link")
-    workflow.check_positive(
-        batch_size=batch_size, latent_dim=latent_dim, update_interval=update_interval
+    workflow.check_schedule(
+        hidden_dims=list(hidden_dims),
+        alpha=alpha,
+        tol=tol,
+        resolution=resolution,
+        batch_size=batch_size,
+        latent_dim=latent_dim,
+        update_interval=update_interval,
+        pretrain_epochs=pretrain_epochs,
+        n_neighbors=n_neighbors,
+        max_epochs=max_epochs,
     )
     prepared, gene_mask = workflow.prepare_input(adata, layer=layer, mask_var=mask_var)
     data = prepared.to(dev)
