@@ -35,7 +35,6 @@ def leiden_labels(
     sparse arrays above 4,096 cells.
     """
     import anndata as ad
-    import scanpy as sc
     import torch
 
     # numba's thread pool, started by the neighbour graph, resets torch's thread count

@@ -65,8 +65,10 @@ def check_positive(**values: int) -> None:
 def check_schedule(
     *, hidden_dims, alpha: float, tol: float, resolution: float | None = None, **counts: int
 ) -> None:
-    """Shared checks of the architecture and schedule parameters (positive counts and widths,
-    alpha > 0, 0 <= tol < 1, resolution > 0)."""
+    """Check architecture and schedule parameters before any training.
+
+    Counts and widths positive, alpha > 0, 0 <= tol < 1, resolution > 0.
+    """
     check_positive(**counts, **{f"hidden_dims[{i}]": h for i, h in enumerate(hidden_dims)})
     if not alpha > 0:
         raise ValueError(f"alpha (Student-t degrees of freedom) must be positive, found {alpha}.")
