@@ -141,6 +141,35 @@ def initial_clusters(
     return leiden_centers(z, resolution, n_neighbors, random_state)
 
 
+def init_head(
+    model: DeepClusterModel,
+    data: DeviceData,
+    *,
+    n_clusters: int | None,
+    resolution: float,
+    n_neighbors: int,
+    alpha: float,
+    random_state: int,
+    timer: Timer,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embed all cells, initialise the centres (k-means or Leiden) and attach the head.
+
+    Returns the centres (k x latent_dim) and the initial labels (n_obs); the wall time is
+    added to ``timer`` as ``"init"``.
+    """
+    start = time.perf_counter()
+    centers, labels = initial_clusters(
+        final_outputs_embedding(model, data),
+        n_clusters=n_clusters,
+        resolution=resolution,
+        n_neighbors=n_neighbors,
+        random_state=random_state,
+    )
+    attach_head(model, centers, alpha, data.device)
+    timer.add("init", start)
+    return centers, labels
+
+
 def attach_head(
     model: DeepClusterModel, centers: np.ndarray, alpha: float, device: torch.device
 ) -> None:

@@ -272,13 +272,16 @@ def _fine_tune(
     """Initialise centres at one resolution and fine-tune a fresh copy of the encoder."""
     model.head = None
     model.load_state_dict(pretrained)
-    start = time.perf_counter()
-    z = workflow.final_outputs_embedding(model, data)
-    centers, init_labels = workflow.initial_clusters(
-        z, n_clusters=n_clusters, resolution=res, n_neighbors=n_neighbors, random_state=seed
+    centers, init_labels = workflow.init_head(
+        model,
+        data,
+        n_clusters=n_clusters,
+        resolution=res,
+        n_neighbors=n_neighbors,
+        alpha=alpha,
+        random_state=seed,
+        timer=timer,
     )
-    workflow.attach_head(model, centers, alpha, data.device)
-    timer.add("init", start)
     target = workflow.self_training(
         model, data, init_labels, update_interval=update_interval, tol=tol
     )

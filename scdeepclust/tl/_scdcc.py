@@ -220,17 +220,16 @@ def scdcc(
         )
         timer.seconds["pretrain"] = pre.seconds
 
-        start = time.perf_counter()
-        z = workflow.final_outputs_embedding(model, data)
-        centers, init_labels = workflow.initial_clusters(
-            z,
+        centers, init_labels = workflow.init_head(
+            model,
+            data,
             n_clusters=n_clusters,
             resolution=resolution,
             n_neighbors=n_neighbors,
+            alpha=alpha,
             random_state=seed,
+            timer=timer,
         )
-        workflow.attach_head(model, centers, alpha, dev)
-        timer.add("init", start)
 
         target = workflow.self_training(
             model, data, init_labels, update_interval=update_interval, tol=tol
