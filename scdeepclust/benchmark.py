@@ -6,7 +6,8 @@ Usage
 
     python -m scdeepclust.benchmark [--datasets pbmc,bladder,worm,cite] [--methods scdcc]
                                     [--k given,estimated] [--constraints none,protein]
-                                    [--seed 0] [--quick] [--param key=value ...]
+                                    [--seeds 0,1,2] [--jobs 1] [--quick]
+                                    [--param key=value ...]
                                     [--out results.tsv] [--markdown]
 
 Every case (dataset x method x k mode x constraints) runs in a fresh Python process
@@ -31,7 +32,15 @@ rule (:func:`scdeepclust.pp.constraints_from_rep`, 20,000 pairs) on datasets wit
 ``obsm["protein"]``; its ARI / NMI are also reported on the cells that are in no constraint
 (``ARI_free`` / ``NMI_free``).
 
+With several ``--seeds`` every case runs once per seed; the table then shows the mean ± sd
+(ddof 1) of every number over the seeds (the per-seed rows are printed first and written to
+``--out``).
+
 Each row holds ARI and NMI against ``obs["cell_type"]``, the number of non-empty clusters,
+the ARI of the initial labels (``uns[method]["init_labels"]``: k-means or Leiden on the
+pretrained embedding) and their cluster count, optimizer steps and what ended each stage
+(``converged``: the tol rule, ``plateau``: early stop, ``cap``: the epoch budget),
+the number of target refreshes,
 the epochs and wall seconds of each stage (``uns[method]["n_epochs"]``,
 ``uns[method]["seconds"]``), the wall seconds of the whole call, the resident memory right
 after imports and data loading and the peak resident memory of the case (MiB), and the
@@ -204,6 +213,7 @@ FIELDS: tuple[str, ...] = (
     "method",
     "k_mode",
     "constraints",
+    "seed",
     "n_obs",
     "n_genes",
     "gene_selection",
@@ -214,8 +224,15 @@ FIELDS: tuple[str, ...] = (
     "ari_free",
     "nmi_free",
     "n_clusters",
+    "ari_init",
+    "n_clusters_init",
     "epochs_pretrain",
     "epochs_cluster",
+    "steps_pretrain",
+    "steps_cluster",
+    "stopped_pretrain",
+    "stopped_cluster",
+    "n_refresh",
     "s_prepare",
     "s_pretrain",
     "s_init",
@@ -239,6 +256,7 @@ def _empty_record(spec: Mapping[str, Any]) -> dict[str, Any]:
         method=spec["method"],
         k_mode=spec.get("k_mode"),
         constraints=spec.get("constraints", "none"),
+        seed=spec.get("seed"),
         params=" ".join(f"{k}={v}" for k, v in _case_params(spec).items()),
         error="",
     )
@@ -360,10 +378,12 @@ def load_dataset(name: str, *, max_cells: int | None = None, seed: int = 0):
 def select_genes(adata, n_top_genes: int | None) -> tuple[str | None, str]:
     """Mark the ``n_top_genes`` most variable genes in ``var["highly_variable"]``.
 
-    Uses ``flavor="seurat_v3"`` on the counts layer when scikit-misc is installed, else
-    ``flavor="seurat"`` on a normalised, log-transformed copy of the counts (``"seurat"``
-    rather than ``"cell_ranger"``, whose quantile bins fail on subsets with many
-    near-empty genes, e.g. ``--max-cells``, and which may return ties beyond n_top_genes).
+    The README's recommended call: ``sc.pp.highly_variable_genes(flavor="seurat")`` on a
+    normalised, log-transformed copy of the counts. On the worm data it was measured against
+    the scDCC authors' 2,000 genes, ``"seurat_v3"`` (scikit-misc; on raw worm counts its
+    loess fails unless genes seen in fewer than 3 cells are dropped first) and
+    ``"cell_ranger"``; none was better over seeds (``benchmarks/worm_genes.py``), and
+    ``"seurat"`` needs no extra dependency.
 
     Parameters
     ----------
@@ -383,19 +403,12 @@ def select_genes(adata, n_top_genes: int | None) -> tuple[str | None, str]:
 
     if n_top_genes is None:
         return None, "all"
-    try:
-        import skmisc.loess  # noqa: F401
-    except ImportError:
-        flavor = "seurat"
-        tmp = sc.AnnData(adata.layers["counts"].copy())
-        sc.pp.normalize_total(tmp)
-        sc.pp.log1p(tmp)
-        sc.pp.highly_variable_genes(tmp, flavor=flavor, n_top_genes=n_top_genes)
-        adata.var["highly_variable"] = tmp.var["highly_variable"].to_numpy()
-    else:
-        flavor = "seurat_v3"
-        sc.pp.highly_variable_genes(adata, flavor=flavor, n_top_genes=n_top_genes, layer="counts")
-    return "highly_variable", f"hvg{n_top_genes}:{flavor}"
+    tmp = sc.AnnData(adata.layers["counts"].copy())
+    sc.pp.normalize_total(tmp)
+    sc.pp.log1p(tmp)
+    sc.pp.highly_variable_genes(tmp, flavor="seurat", n_top_genes=n_top_genes)
+    adata.var["highly_variable"] = tmp.var["highly_variable"].to_numpy()
+    return "highly_variable", f"hvg{n_top_genes}:seurat"
 
 
 def make_constraints(adata, spec: Mapping[str, Any]) -> Constraints | None:
@@ -536,6 +549,9 @@ def _run_method(adata, spec: Mapping[str, Any], mask_var: str | None) -> dict[st
     rec.update(_method_outputs(adata, name), s_total=total, torch_threads=torch.get_num_threads())
     rec["constraints"] = _constraints_label(constraints)
     _add_scores(rec, adata.obs[name], adata.obs["cell_type"], constraints)
+    init = adata.uns[name].get("init_labels")
+    if init is not None:
+        rec["ari_init"] = clustering_scores(init, adata.obs["cell_type"])[0]
     return rec
 
 
@@ -554,10 +570,18 @@ def _method_outputs(adata, key: str) -> dict[str, Any]:
     """Epochs, stage seconds, genes used, convergence and device from ``uns[key]``."""
     uns = adata.uns[key]
     epochs, seconds = uns.get("n_epochs", {}), uns.get("seconds", {})
+    steps, stopped = uns.get("n_steps", {}), uns.get("stopped_by", {})
     params = uns.get("params", {})
+    pre_stages = [k for k in stopped if k != "cluster"]
     return {
         "epochs_pretrain": epochs.get("pretrain"),
         "epochs_cluster": epochs.get("cluster"),
+        "steps_pretrain": sum(int(steps[k]) for k in pre_stages) if pre_stages else None,
+        "steps_cluster": steps.get("cluster"),
+        "stopped_pretrain": ";".join(str(stopped[k]) for k in pre_stages) or None,
+        "stopped_cluster": stopped.get("cluster"),
+        "n_refresh": len(uns["label_change"]) if "label_change" in uns else None,
+        "n_clusters_init": uns.get("n_clusters_init"),
         **{
             f"s_{stage}": seconds.get(stage) for stage in ("prepare", "pretrain", "init", "cluster")
         },
@@ -640,7 +664,7 @@ def build_specs(
     k_modes: Sequence[str],
     constraints: Sequence[str] = ("none", "protein"),
     *,
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
     quick: bool = False,
     params: Mapping[str, str] | None = None,
     baseline: bool = True,
@@ -654,7 +678,9 @@ def build_specs(
         Keys of :data:`DATASETS` and :data:`METHODS`, k modes (``given``, ``estimated``)
         and constraint kinds (``none``, ``protein``; ``protein`` only where the dataset
         has a ``constraint_rep``).
-    seed, quick, params, max_cells
+    seeds
+        Every case runs once per seed (``random_state`` of the method and of the baseline).
+    quick, params, max_cells
         Copied into every spec (see :func:`run_case`).
     baseline
         Add the scanpy baseline case of each dataset.
@@ -664,7 +690,15 @@ def build_specs(
     list of dict
         JSON-serialisable specs for :func:`run_case`.
     """
-    common = {"seed": seed, "quick": quick, "params": dict(params or {}), "max_cells": max_cells}
+    specs = []
+    for seed in seeds:
+        common = {"seed": seed, "quick": quick, "params": dict(params or {}), "max_cells": max_cells}
+        specs += _dataset_specs(datasets, methods, k_modes, constraints, common, baseline)
+    return specs
+
+
+def _dataset_specs(datasets, methods, k_modes, constraints, common, baseline) -> list[dict]:
+    """The specs of one seed, dataset by dataset, baseline first."""
     specs = []
     for name in datasets:
         if baseline:
@@ -772,6 +806,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("method", "method", "s"),
     ("k", "k_mode", "s"),
     ("constraints", "constraints", "s"),
+    ("seeds", "seed", "s"),
     ("n_obs", "n_obs", "d"),
     ("genes", "n_genes", "d"),
     ("ARI", "ari", ".3f"),
@@ -780,8 +815,14 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("ARI_free", "ari_free", ".3f"),
     ("NMI_free", "nmi_free", ".3f"),
     ("clusters", "n_clusters", "d"),
+    ("ARI_init", "ari_init", ".3f"),
+    ("k_init", "n_clusters_init", "d"),
     ("ep_pre", "epochs_pretrain", "d"),
     ("ep_clu", "epochs_cluster", "d"),
+    ("steps_pre", "steps_pretrain", "d"),
+    ("steps_clu", "steps_cluster", "d"),
+    ("stop_pre", "stopped_pretrain", "s"),
+    ("stop_clu", "stopped_cluster", "s"),
     ("t_prep", "s_prepare", ".1f"),
     ("t_pre", "s_pretrain", ".1f"),
     ("t_init", "s_init", ".1f"),
@@ -795,7 +836,9 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 
 def _cell(value: Any, fmt: str) -> str:
-    """Format one table cell; None is ``-``."""
+    """Format one table cell; None is ``-``; a :class:`Spread` is ``mean +- sd``."""
+    if isinstance(value, Spread):
+        return value.format(fmt)
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
@@ -804,6 +847,60 @@ def _cell(value: Any, fmt: str) -> str:
         return format(value, fmt)
     except (TypeError, ValueError):
         return str(value)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean and standard deviation (ddof 1) of a field over the seeds of a case."""
+
+    mean: float
+    sd: float
+    n: int
+
+    def format(self, fmt: str) -> str:  # noqa: D102
+        if self.n < 2 or self.sd == 0:
+            integral = fmt == "d" and float(self.mean).is_integer()
+            return format(int(self.mean) if integral else self.mean, fmt if integral else ".1f")
+        fmt = ".1f" if fmt == "d" else fmt
+        return f"{format(self.mean, fmt)} ± {format(self.sd, fmt)}"
+
+
+#: Fields that identify a case across seeds.
+CASE_KEY = ("dataset", "method", "k_mode", "constraints")
+
+
+def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One record per case (:data:`CASE_KEY`), numbers as :class:`Spread` over the seeds.
+
+    Constraint labels are grouped by their kind (``"protein 1855ml+18145cl"`` -> ``"protein"``);
+    text fields keep their distinct values joined by ``/``; ``seed`` lists the seeds.
+    """
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for rec in records:
+        key = tuple(str(rec.get(f) or "").split(" ")[0] for f in CASE_KEY)
+        groups.setdefault(key, []).append(rec)
+    return [_aggregate_group(group) for group in groups.values()]
+
+
+def _aggregate_group(group: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean +- sd of the numeric fields of one case's records."""
+    out: dict[str, Any] = {}
+    for field in FIELDS:
+        values = [r.get(field) for r in group if r.get(field) not in (None, "")]
+        numbers = [
+            float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        if field == "seed":
+            out[field] = ",".join(str(v) for v in values)
+        elif numbers and len(numbers) == len(values):
+            finite = [v for v in numbers if np.isfinite(v)]
+            sd = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
+            out[field] = Spread(float(np.mean(finite)) if finite else float("nan"), sd, len(finite))
+        else:
+            distinct = list(dict.fromkeys(str(v) for v in values))
+            out[field] = "/".join(distinct) if distinct else None
+    out["constraints"] = str(group[0].get("constraints") or "").split(" ")[0]
+    return out
 
 
 def _table_rows(records: Sequence[Mapping[str, Any]]) -> list[list[str]]:
@@ -868,6 +965,17 @@ def _csv_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
     return parse
 
 
+def _int_list(text: str) -> list[int]:
+    """Argparse type: comma-separated integers."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected integers like 0,1,2, got {text!r}") from err
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one seed")
+    return values
+
+
 def _param(text: str) -> tuple[str, str]:
     """Argparse type: ``key=value`` with a value :func:`ast.literal_eval` can read."""
     key, sep, value = text.partition("=")
@@ -910,7 +1018,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="none, protein (cite only: 20,000 protein-derived pairs)",
     )
     p.add_argument("--n-pairs", type=int, default=N_PAIRS, help="protein constraint pairs")
-    p.add_argument("--seed", type=int, default=0, help="random_state of everything")
+    p.add_argument(
+        "--seeds",
+        "--seed",
+        type=_int_list,
+        default=[0],
+        help="comma-separated random_state values; each case runs once per seed and the "
+        "table shows mean ± sd over them (default: 0)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="cases run at the same time (timings are only clean with 1; use --threads 1)",
+    )
     p.add_argument(
         "--quick", action="store_true", help=f"tiny schedules for a smoke test: {QUICK_PARAMS}"
     )
@@ -979,6 +1100,27 @@ def _available_methods(methods: Sequence[str]) -> tuple[list[str], list[str]]:
     return present, notes
 
 
+def run_all(
+    specs: Sequence[Mapping[str, Any]],
+    *,
+    jobs: int = 1,
+    timeout: float | None = None,
+    verbose: bool = False,
+) -> list[dict[str, Any]]:
+    """Run every case in its own subprocess, ``jobs`` at a time; records in spec order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+        start = time.perf_counter()
+        new = run_in_subprocess(spec, timeout=timeout, verbose=verbose)
+        _progress(i, len(specs), spec, new, time.perf_counter() - start)
+        return new
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        done = list(pool.map(one, range(1, len(specs) + 1), specs))
+    return [rec for new in done for rec in new]
+
+
 def _print_header(info: Mapping[str, Any]) -> None:
     """Print the machine description."""
     print("scdeepclust benchmark")
@@ -989,7 +1131,10 @@ def _progress(i: int, n: int, spec: Mapping[str, Any], records, seconds: float) 
     """One line per finished case on stderr."""
     errors = [r["error"] for r in records if r.get("error")]
     status = errors[0] if errors else "ok"
-    case = f"{spec['dataset']} {spec['method']} {spec['k_mode']} {spec['constraints']}"
+    case = (
+        f"{spec['dataset']} {spec['method']} {spec['k_mode']} {spec['constraints']} "
+        f"seed {spec['seed']}"
+    )
     print(f"[{i}/{n}] {case}: {status} ({seconds:.0f} s)", file=sys.stderr, flush=True)
 
 
@@ -1021,7 +1166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         methods,
         args.k,
         args.constraints,
-        seed=args.seed,
+        seeds=args.seeds,
         quick=args.quick,
         params=dict(args.param),
         baseline=args.baseline,
@@ -1029,19 +1174,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for spec in specs:
         spec.update(n_pairs=args.n_pairs, threads=args.threads)
-    records: list[dict[str, Any]] = []
-    for i, spec in enumerate(specs, 1):
-        start = time.perf_counter()
-        new = run_in_subprocess(spec, timeout=args.timeout, verbose=args.verbose)
-        _progress(i, len(specs), spec, new, time.perf_counter() - start)
-        records += new
-
-    print(format_table(records))
+    records = run_all(specs, jobs=args.jobs, timeout=args.timeout, verbose=args.verbose)
+    if len(args.seeds) > 1:
+        print(f"per seed ({', '.join(map(str, args.seeds))}):")
+        print(format_table(records))
+        print(f"\nmean ± sd over seeds {', '.join(map(str, args.seeds))}:")
+        records_shown = aggregate(records)
+    else:
+        records_shown = records
+    print(format_table(records_shown))
     for note in _notes(records, notes):
         print("note: " + note)
     if args.markdown:
         print()
-        print(format_markdown(records))
+        print(format_markdown(records_shown))
     if args.out:
         write_tsv(records, args.out)
         print(f"wrote {args.out}")

@@ -297,8 +297,8 @@ def test_pretrain_desc_early_stopping(device_data):
     ("pretrain_epochs", "layerwise_epochs", "end_to_end_lrs", "end_to_end_epochs"),
     [
         (300, 50, [1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5], 50),  # desc 2.1.1's default schedule
-        (100, 17, [1.0, 0.1], 50),
-        (6, 1, [1.0], 6),
+        (100, 17, [1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5], 17),  # smaller budgets keep the
+        (6, 1, [1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5], 1),  # end-to-end annealing
     ],
 )
 def test_pretraining_schedule(

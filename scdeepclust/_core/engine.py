@@ -47,8 +47,9 @@ class Pass:
 class EarlyStopping:
     """Stop when the epoch loss has not improved by ``min_delta`` for ``patience`` epochs.
 
-    ``min_delta`` is relative to the best loss so far, or absolute with ``relative=False``
-    (Keras' EarlyStopping, as DESC uses).
+    Keras' EarlyStopping semantics: the best loss is only replaced by a loss lower by more
+    than the margin. ``min_delta`` is relative to the best loss so far, or absolute with
+    ``relative=False`` (as DESC uses).
     """
 
     patience: int = 10
@@ -63,19 +64,30 @@ class EarlyStopping:
         if improved:
             self.best, self.wait = loss, 0
             return False
-        self.best = min(self.best, loss)
+        # as Keras: ``best`` moves only on an improvement larger than the margin, so a slow
+        # steady decline accumulates into an improvement instead of counting as a plateau
         self.wait += 1
         return self.wait >= self.patience
 
 
+#: Why a stage ended: its convergence rule, a loss plateau (early stop), or its epoch cap.
+STOP_REASONS = ("converged", "plateau", "cap")
+
+
 @dataclass
 class StageResult:
-    """Outcome of a stage: per-epoch mean of every loss term, epochs run, convergence, seconds."""
+    """Outcome of a stage.
+
+    Per-epoch mean of every loss term, epochs and optimizer steps run, convergence, why it
+    ended (one of :data:`STOP_REASONS`; phases joined by commas) and wall seconds.
+    """
 
     history: dict[str, np.ndarray] = field(default_factory=dict)
     n_epochs: int = 0
     converged: bool = False
     seconds: float = 0.0
+    n_steps: int = 0
+    stopped_by: str = "cap"
 
 
 def run_stage(
@@ -103,9 +115,10 @@ def run_stage(
     try:
         for epoch in range(max_epochs):
             if before_epoch is not None and before_epoch(epoch):
-                result.converged = True
+                result.converged, result.stopped_by = True, "converged"
                 break
-            epoch_terms = _run_epoch(name, epoch, passes, optimizer)
+            epoch_terms, n_steps = _run_epoch(name, epoch, passes, optimizer)
+            result.n_steps += n_steps
             for key, value in epoch_terms.items():
                 sums.setdefault(key, []).append(value)
             total = sum(epoch_terms.values())
@@ -114,7 +127,7 @@ def run_stage(
             bar.update(1)
             bar.set_postfix(loss=f"{total:.4g}")
             if early_stopping is not None and early_stopping(total):
-                result.converged = True
+                result.converged, result.stopped_by = True, "plateau"
                 break
     finally:
         bar.close()
@@ -127,9 +140,11 @@ def run_stage(
 
 def _run_epoch(
     stage: str, epoch: int, passes: list[Pass], optimizer: torch.optim.Optimizer
-) -> dict[str, float]:
-    """One epoch over all passes; returns the mean of each term over its minibatches."""
+) -> tuple[dict[str, float], int]:
+    """One epoch over all passes; returns the mean of each term over its minibatches and the
+    number of optimizer steps taken."""
     means: dict[str, float] = {}
+    n_steps = 0
     for p in passes:
         totals: dict[str, torch.Tensor] = {}
         n_batches = 0
@@ -151,7 +166,8 @@ def _run_epoch(
                     "different random_state, or check the input counts."
                 )
             means[key] = v
-    return means
+        n_steps += n_batches
+    return means, n_steps
 
 
 @torch.no_grad()
@@ -249,4 +265,6 @@ def run_phases(
         n_epochs=sum(p.n_epochs for p in phases),
         converged=True,
         seconds=sum(p.seconds for p in phases),
+        n_steps=sum(p.n_steps for p in phases),
+        stopped_by=",".join(p.stopped_by for p in phases),
     )

@@ -93,3 +93,4 @@ def leiden_centers(
         )
     logger.info("Leiden (resolution %s) found %d clusters", resolution, k)
     return centers_from_labels(z, labels), labels
+

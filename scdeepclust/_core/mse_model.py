@@ -8,6 +8,7 @@ SGD (momentum 0.9) over step-down learning rates with early stopping.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -43,6 +44,28 @@ def build_mse_autoencoder(
     encoder = Encoder(n_genes, hidden_dims, latent_dim, "relu", "tanh")
     decoder = MSEDecoder(latent_dim, list(reversed(hidden_dims)), n_genes, "relu", "tanh")
     return DeepClusterModel(encoder, decoder, noise_sd=0.0)
+
+
+def desc_pretrain_schedule(pretrain_epochs: int) -> dict:
+    """DESC's pretraining phases for a budget of ``pretrain_epochs`` (desc 2.1.1 uses 300).
+
+    Layer-wise: ``ceil(pretrain_epochs / 6)`` epochs at each of 0.1, 0.01, 0.001 (desc:
+    ``ceil(300 / 2 / 3) = 50``); end to end: six phases of ``ceil(pretrain_epochs / 6)``
+    epochs at 1, 0.1, ..., 1e-5 (desc: 6 x 50). A smaller budget keeps every phase, so the
+    end-to-end learning rate is still annealed.
+
+    Returns
+    -------
+    Keyword arguments of :func:`pretrain_desc`: ``layerwise_lrs``, ``layerwise_epochs``,
+    ``end_to_end_lrs``, ``end_to_end_epochs``.
+    """
+    epochs = math.ceil(pretrain_epochs / 6)
+    return {
+        "layerwise_lrs": [0.1, 0.01, 0.001],
+        "layerwise_epochs": epochs,
+        "end_to_end_lrs": [10.0**-i for i in range(6)],
+        "end_to_end_epochs": epochs,
+    }
 
 
 def _linears(net: nn.Sequential) -> list[nn.Linear]:

@@ -8,6 +8,7 @@ This module holds every step that does not depend on the method.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ from anndata import AnnData
 
 from . import data as _data
 from . import validation
-from .engine import DeviceData, SelfTraining, embed, soft_assignments
+from .engine import DeviceData, SelfTraining, StageResult, embed, soft_assignments
 from .init import kmeans_centers, leiden_centers
 from .modules import ClusteringHead, DeepClusterModel
 from .results import write_results
@@ -76,6 +77,13 @@ def check_schedule(
         raise ValueError(f"tol is a fraction of cells and must be in [0, 1), found {tol}.")
     if resolution is not None and not resolution > 0:
         raise ValueError(f"resolution must be positive, found {resolution}.")
+
+
+def epochs_for_steps(epochs: int | None, steps: int, n_obs: int, batch_size: int) -> int:
+    """``epochs`` if given, else the epochs that hold about ``steps`` minibatches (>= 1)."""
+    if epochs is not None:
+        return epochs
+    return max(1, round(steps / math.ceil(n_obs / batch_size)))
 
 
 def describe_mask(mask_var) -> str | None:
@@ -199,6 +207,25 @@ def self_training(
 ) -> SelfTraining:
     """The target-distribution hook of the clustering stage."""
     return SelfTraining(model, data, init_labels, update_interval, tol)
+
+
+def diagnostics(
+    stages: Mapping[str, StageResult], target: SelfTraining, init_labels: np.ndarray
+) -> dict[str, Any]:
+    """What explains a run, for ``uns[key]`` (no labels-based metric: users have no labels).
+
+    ``n_steps`` and ``stopped_by`` per stage (``"converged"``: the tol rule, ``"plateau"``:
+    early stop, ``"cap"``: the epoch budget ran out; multi-phase stages list each phase),
+    ``label_change``: the fraction of cells whose label changed at each refresh of the target
+    distribution (the first against the initial labels), and ``init_labels``: the labels the
+    centres were initialised from (int32, n_obs).
+    """
+    return {
+        "n_steps": {name: int(r.n_steps) for name, r in stages.items()},
+        "stopped_by": {name: r.stopped_by for name, r in stages.items()},
+        "label_change": np.asarray(target.delta, dtype=np.float32),
+        "init_labels": np.asarray(init_labels, dtype=np.int32),
+    }
 
 
 def output_target(adata: AnnData, copy: bool) -> AnnData:

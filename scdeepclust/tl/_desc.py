@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy as _copy
-import math
 import time
 from collections.abc import Sequence
 
@@ -13,7 +12,13 @@ from anndata import AnnData
 
 from .._core import validation, workflow
 from .._core.engine import run_stage
-from .._core.mse_model import build_mse_autoencoder, desc_dims, kl_pass, pretrain_desc
+from .._core.mse_model import (
+    build_mse_autoencoder,
+    desc_dims,
+    desc_pretrain_schedule,
+    kl_pass,
+    pretrain_desc,
+)
 from .._core.utils import resolve_device, seeded, show_progress
 
 
@@ -101,11 +106,11 @@ def desc(
     stacked
         Layer-wise pretraining before the end-to-end one (DESC's ``is_stacked``).
     pretrain_epochs
-        DESC's pretraining budget: layer-wise phases of ``ceil(pretrain_epochs / 6)`` epochs at
-        learning rates 0.1, 0.01, 0.001 for each layer, then ``ceil(pretrain_epochs / 50)``
-        end-to-end phases of ``min(50, pretrain_epochs)`` epochs at 1, 0.1, ..., 1e-5 (at
-        most six). Default 30 (desc 2.1.1: 300): on 10X PBMC, 30 gave ARI 0.76 in 27 s and
-        300 gave 0.63-0.72 in 80 s (seeds 0-2).
+        DESC's pretraining budget, scaled as desc 2.1.1 scales its 300: layer-wise phases of
+        ``ceil(pretrain_epochs / 6)`` epochs at learning rates 0.1, 0.01, 0.001 for each layer,
+        then six end-to-end phases of ``ceil(pretrain_epochs / 6)`` epochs at 1, 0.1, ...,
+        1e-5 (the annealing of the reference; with 300 the schedule is the reference's).
+        Default 30: on 10X PBMC, 300 gave ARI 0.63-0.72 in 80 s (seeds 0-2).
     pretrain_patience, pretrain_min_delta
         Each phase stops when its MSE has not improved by ``pretrain_min_delta`` (absolute) for
         ``pretrain_patience`` epochs; None disables the early stop.
@@ -214,16 +219,13 @@ def desc(
 
     with seeded(seed, dev):
         model = build_mse_autoencoder(prepared.n_genes, hidden, latent).to(dev)
-        phase_epochs = math.ceil(pretrain_epochs / 6)
+        schedule = desc_pretrain_schedule(pretrain_epochs)
         pre = pretrain_desc(
             model,
             data,
             stacked=stacked,
             dropout=dropout,
-            layerwise_lrs=[0.1, 0.01, 0.001],
-            layerwise_epochs=phase_epochs,
-            end_to_end_lrs=[10.0**-i for i in range(min(6, math.ceil(pretrain_epochs / 50)))],
-            end_to_end_epochs=min(50, pretrain_epochs),
+            **schedule,
             patience=pretrain_patience,
             min_delta=pretrain_min_delta,
             momentum=0.9,
@@ -311,6 +313,7 @@ def _fine_tune(
             "seconds": timer.seconds,
             "n_genes_used": n_genes_used,
             "n_clusters_init": int(centers.shape[0]),
+            **workflow.diagnostics({**pre, "cluster": clu}, target, init_labels),
         },
     )
 

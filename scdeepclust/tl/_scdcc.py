@@ -28,7 +28,7 @@ def scdcc(
     cannot_link: np.ndarray | Sequence | None = None,
     ml_weight: float = 1.0,
     cl_weight: float = 1.0,
-    resolution: float = 0.8,
+    resolution: float = 0.4,
     n_neighbors: int = 20,
     hidden_dims: Sequence[int] = (256, 64),
     latent_dim: int = 32,
@@ -36,9 +36,10 @@ def scdcc(
     gamma: float = 1.0,
     alpha: float = 1.0,
     batch_size: int = 256,
-    pretrain_epochs: int = 300,
+    pretrain_epochs: int | None = None,
+    pretrain_steps: int = 700,
     pretrain_lr: float = 1e-3,
-    pretrain_patience: int | None = 10,
+    pretrain_patience: int | None = None,
     pretrain_min_delta: float = 1e-3,
     max_epochs: int = 2000,
     lr: float = 1.0,
@@ -86,7 +87,9 @@ def scdcc(
         Weights of the must-link loss -log sum_k q_ik q_jk and of the cannot-link loss
         -log(1 - sum_k q_ik q_jk).
     resolution
-        Leiden resolution for the initialisation when ``n_clusters`` is None.
+        Leiden resolution for the initialisation when ``n_clusters`` is None. Default 0.4
+        (the scDeepCluster code: 0.8, which gave about twice the annotated number of cell
+        types on the shared datasets; the ZINB embedding is finer-grained than DESC's).
     n_neighbors
         Neighbours of the kNN graph for Leiden.
     hidden_dims
@@ -102,13 +105,19 @@ def scdcc(
     batch_size
         Cells (or constraint pairs) per minibatch.
     pretrain_epochs
-        Maximum pretraining epochs (Adam with AMSGrad).
+        Pretraining epochs (Adam with AMSGrad). None (default): as many epochs as give
+        ``pretrain_steps`` optimizer steps, at least one (the reference runs 300 epochs).
+    pretrain_steps
+        Pretraining budget in optimizer steps (minibatches) when ``pretrain_epochs`` is None.
+        Default 700: about 40 epochs of 4,000 cells, where the k-means ARI of the pretrained
+        embedding stopped improving on the shared datasets; the cost then grows with the
+        budget, not with n_obs.
     pretrain_lr
         Pretraining learning rate.
     pretrain_patience, pretrain_min_delta
-        Pretraining stops at a plateau: when the epoch ZINB loss has not improved by the
-        relative ``pretrain_min_delta`` for ``pretrain_patience`` epochs. None: always run
-        ``pretrain_epochs`` (the reference code's behaviour).
+        Optional early stop: pretraining ends when the epoch ZINB loss has not improved by
+        ``pretrain_min_delta`` (relative to the best loss) for ``pretrain_patience`` epochs
+        (Keras' EarlyStopping semantics). None (default): run the whole budget.
     max_epochs
         Maximum clustering epochs (Adadelta, ``lr``, rho 0.95).
     lr
@@ -195,7 +204,8 @@ def scdcc(
         batch_size=batch_size,
         latent_dim=latent_dim,
         update_interval=update_interval,
-        pretrain_epochs=pretrain_epochs,
+        pretrain_steps=pretrain_steps,
+        **({} if pretrain_epochs is None else {"pretrain_epochs": pretrain_epochs}),
         n_neighbors=n_neighbors,
         max_epochs=max_epochs,
     )
@@ -212,7 +222,7 @@ def scdcc(
             model,
             [pretrain_pass(model, data, batch_size, rng)],
             torch.optim.Adam(model.parameters(), lr=pretrain_lr, amsgrad=True, fused=True),
-            pretrain_epochs,
+            workflow.epochs_for_steps(pretrain_epochs, pretrain_steps, data.n_obs, batch_size),
             early_stopping=(
                 EarlyStopping(pretrain_patience, pretrain_min_delta) if pretrain_patience else None
             ),
@@ -262,7 +272,8 @@ def scdcc(
         n_must_link=len(ml), n_cannot_link=len(cl), ml_weight=ml_weight, cl_weight=cl_weight,
         resolution=resolution, n_neighbors=n_neighbors, hidden_dims=list(hidden_dims),
         latent_dim=latent_dim, noise_sd=noise_sd, gamma=gamma, alpha=alpha,
-        batch_size=batch_size, pretrain_epochs=pretrain_epochs, pretrain_lr=pretrain_lr,
+        batch_size=batch_size, pretrain_epochs=pretrain_epochs, pretrain_steps=pretrain_steps,
+        pretrain_lr=pretrain_lr,
         pretrain_patience=pretrain_patience, pretrain_min_delta=pretrain_min_delta,
         max_epochs=max_epochs, lr=lr, update_interval=update_interval, tol=tol,
         random_state=seed, device=str(dev),
@@ -279,6 +290,7 @@ def scdcc(
             "seconds": timer.seconds,
             "n_genes_used": int(gene_mask.sum()),
             "n_clusters_init": int(centers.shape[0]),
+            **workflow.diagnostics({"pretrain": pre, "cluster": clu}, target, init_labels),
         },
     )
     return workflow.write(adata, copy, [result])

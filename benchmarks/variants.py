@@ -1,0 +1,86 @@
+"""Run a tool with parameter variants over datasets and seeds, in one process per dataset.
+
+Prints one TSV row per run: ARI / NMI of the final and of the initial labels, cluster counts,
+epochs, steps, what ended each stage, the label-change trace and seconds. Used for the variant
+tables of the README (issue "Earn the cost").
+
+    python benchmarks/variants.py --tool desc --datasets pbmc,bladder --seeds 0,1,2 \
+        --k given --variant base: --variant glorot:init='glorot'
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import _common  # noqa: E402
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    name, _, rest = text.partition(":")
+    kwargs = {}
+    for item in filter(None, rest.split(";")):
+        key, _, value = item.partition("=")
+        kwargs[key.strip()] = ast.literal_eval(value)
+    return name, kwargs
+
+
+def main() -> None:
+    import torch
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    import scdeepclust as sdc
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--tool", default="desc")
+    p.add_argument("--datasets", default="pbmc,bladder,worm,cite")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--k", default="given,estimated")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--worm-genes", default="seurat_v3")
+    p.add_argument("--variant", action="append", default=[], help="name:key=value;key=value")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    variants = [parse_variant(v) for v in (a.variant or ["base:"])]
+    tool = getattr(sdc.tl, a.tool)
+    print("tool\tvariant\tdataset\tk_mode\tseed\tari\tnmi\tclusters\tari_init\tk_init"
+          "\tepochs\tsteps\tstopped\tn_refresh\tlast_changes\tseconds", flush=True)
+    for name in a.datasets.split(","):
+        adata = _common.load(name, a.worm_genes)
+        mask = "highly_variable" if "highly_variable" in adata.var else None
+        truth = adata.obs["cell_type"].to_numpy()
+        for vname, kwargs in variants:
+            for k_mode in a.k.split(","):
+                for seed in map(int, a.seeds.split(",")):
+                    k = _common.K[name] if k_mode == "given" else None
+                    t = time.perf_counter()
+                    out = tool(adata, n_clusters=k, mask_var=mask, random_state=seed,
+                               progress_bar=False, copy=True, key_added="m", **kwargs)
+                    secs = time.perf_counter() - t
+                    uns = out.uns["m"]
+                    labels = out.obs["m"].to_numpy()
+                    changes = ",".join(f"{x:.4f}" for x in uns["label_change"][-3:])
+                    print(
+                        f"{a.tool}\t{vname}\t{name}\t{k_mode}\t{seed}"
+                        f"\t{adjusted_rand_score(truth, labels):.4f}"
+                        f"\t{normalized_mutual_info_score(truth, labels):.4f}"
+                        f"\t{len(np.unique(labels))}"
+                        f"\t{adjusted_rand_score(truth, uns['init_labels']):.4f}"
+                        f"\t{uns['n_clusters_init']}"
+                        f"\t{uns['n_epochs']['pretrain']}/{uns['n_epochs']['cluster']}"
+                        f"\t{sum(v for s, v in uns['n_steps'].items() if s != 'cluster')}"
+                        f"/{uns['n_steps']['cluster']}"
+                        f"\t{uns['stopped_by']['cluster']}\t{len(uns['label_change'])}"
+                        f"\t{changes}\t{secs:.1f}",
+                        flush=True,
+                    )
+
+
+if __name__ == "__main__":
+    main()
