@@ -100,12 +100,15 @@ def run_stage(
     before_epoch: Callable[[int], bool] | None = None,
     early_stopping: EarlyStopping | None = None,
     progress: bool = False,
+    autocast_dtype: torch.dtype | None = None,
 ) -> StageResult:
     """Train ``model`` for at most ``max_epochs`` epochs.
 
     ``before_epoch(epoch)`` returning True stops the stage as converged before that epoch's
     passes. The early stop also counts as converged. Raises :class:`TrainingDivergedError`
-    as soon as a loss is not finite.
+    as soon as a loss is not finite. ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the
+    forward passes under :func:`torch.autocast`: the matrix products in that precision, the
+    modules' outputs and the losses in float32.
     """
     start = time.perf_counter()
     sums: dict[str, list[float]] = {}
@@ -117,7 +120,7 @@ def run_stage(
             if before_epoch is not None and before_epoch(epoch):
                 result.converged, result.stopped_by = True, "converged"
                 break
-            epoch_terms, n_steps = _run_epoch(name, epoch, passes, optimizer)
+            epoch_terms, n_steps = _run_epoch(name, epoch, passes, optimizer, autocast_dtype)
             result.n_steps += n_steps
             for key, value in epoch_terms.items():
                 sums.setdefault(key, []).append(value)
@@ -139,17 +142,25 @@ def run_stage(
 
 
 def _run_epoch(
-    stage: str, epoch: int, passes: list[Pass], optimizer: torch.optim.Optimizer
+    stage: str,
+    epoch: int,
+    passes: list[Pass],
+    optimizer: torch.optim.Optimizer,
+    autocast_dtype: torch.dtype | None = None,
 ) -> tuple[dict[str, float], int]:
     """One epoch over all passes; returns the mean of each term over its minibatches and the
     number of optimizer steps taken."""
     means: dict[str, float] = {}
     n_steps = 0
+    device_type = optimizer.param_groups[0]["params"][0].device.type
     for p in passes:
         totals: dict[str, torch.Tensor] = {}
         n_batches = 0
         for batch in p.batches():
-            terms = p.loss(batch)
+            with torch.autocast(
+                device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None
+            ):
+                terms = p.loss(batch)
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -241,6 +252,7 @@ def run_phases(
     patience: int | None = None,
     min_delta: float = 0.0,
     progress: bool = False,
+    autocast_dtype: torch.dtype | None = None,
 ) -> StageResult:
     """Run consecutive phases of :func:`run_stage`, one per learning rate.
 
@@ -256,6 +268,7 @@ def run_phases(
             epochs_per_phase,
             early_stopping=EarlyStopping(patience, min_delta, relative=False) if patience else None,
             progress=progress,
+            autocast_dtype=autocast_dtype,
         )
         for lr in learning_rates
     ]

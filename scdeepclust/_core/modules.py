@@ -73,7 +73,8 @@ class ZINBDecoder(nn.Module):
         self.heads = nn.Linear(width, 3 * n_output)
 
     def forward(self, z: torch.Tensor) -> dict[str, torch.Tensor]:  # noqa: D102
-        mean, dispersion, dropout = self.heads(self.hidden(z)).chunk(3, dim=1)
+        # float32 from here on, also when the matrix products ran in bfloat16 (autocast)
+        mean, dispersion, dropout = self.heads(self.hidden(z)).float().chunk(3, dim=1)
         return {
             "mean": torch.exp(mean).clamp(1e-5, 1e6),
             "dispersion": F.softplus(dispersion).clamp(1e-4, 1e4),
@@ -98,7 +99,7 @@ class MSEDecoder(nn.Module):
         self.net = dense_stack([latent_dim, *hidden_dims, n_output], activation, output_activation)
 
     def forward(self, z: torch.Tensor) -> dict[str, torch.Tensor]:  # noqa: D102
-        return {"recon": self.net(z)}
+        return {"recon": self.net(z).float()}
 
 
 class ClusteringHead(nn.Module):
@@ -114,8 +115,9 @@ class ClusteringHead(nn.Module):
         return self.centers.shape[0]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Return log q, n_cells x n_clusters."""
-        return log_soft_assign(z, self.centers, self.alpha)
+        """Return log q, n_cells x n_clusters (always in float32, also under autocast)."""
+        with torch.autocast(z.device.type, enabled=False):
+            return log_soft_assign(z.float(), self.centers, self.alpha)
 
 
 class DeepClusterModel(nn.Module):

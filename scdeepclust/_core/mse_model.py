@@ -123,7 +123,7 @@ def stack_pass(
     def loss(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             h = below(batch["x"])
-        return {"mse": F.mse_loss(stack(h), h)}
+        return {"mse": F.mse_loss(stack(h).float(), h)}
 
     return Pass("cells", lambda: cell_batches(data, batch_size, rng, with_counts=False), loss)
 
@@ -153,6 +153,7 @@ def pretrain_desc(
     batch_size: int,
     rng: np.random.Generator,
     progress: bool,
+    autocast_dtype: torch.dtype | None = None,
 ) -> dict[str, StageResult]:
     """Stacked layer-wise pretraining (optional) followed by end-to-end MSE training."""
     make = sgd(momentum)
@@ -170,6 +171,7 @@ def pretrain_desc(
                 patience=patience,
                 min_delta=min_delta,
                 progress=progress,
+                autocast_dtype=autocast_dtype,
             )
     results["end_to_end"] = run_phases(
         "end-to-end",
@@ -181,6 +183,7 @@ def pretrain_desc(
         patience=patience,
         min_delta=min_delta,
         progress=progress,
+        autocast_dtype=autocast_dtype,
     )
     return results
 

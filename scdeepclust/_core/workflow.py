@@ -86,6 +86,19 @@ def epochs_for_steps(epochs: int | None, steps: int, n_obs: int, batch_size: int
     return max(1, round(steps / math.ceil(n_obs / batch_size)))
 
 
+#: ``precision`` values of the tools and the autocast dtype of each (None: plain float32).
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of a ``precision`` argument; raises ValueError for an unknown one."""
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"precision must be one of {', '.join(map(repr, PRECISIONS))}, found {precision!r}."
+        )
+    return PRECISIONS[precision]
+
+
 def describe_mask(mask_var) -> str | None:
     """``mask_var`` as a plain value for ``uns[key]['params']``."""
     if mask_var is None or isinstance(mask_var, str):

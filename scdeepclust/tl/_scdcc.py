@@ -48,6 +48,7 @@ def scdcc(
     key_added: str = "scdcc",
     random_state: int | None = 0,
     device: str | torch.device = "auto",
+    precision: str = "float32",
     progress_bar: bool | None = None,
     copy: bool = False,
 ) -> AnnData | None:
@@ -136,6 +137,12 @@ def scdcc(
     device
         "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", "mps", or a
         ``torch.device``.
+    precision
+        ``"float32"`` (default) or ``"bfloat16"``: the training matrix products in bfloat16
+        under :func:`torch.autocast` (losses, q and every output stay float32). About 1.3x
+        faster per epoch on a CPU with AVX512-BF16 or AMX (10X PBMC pretraining: 0.50 vs
+        0.60-0.73 s per epoch on 2 cores); not the default because its effect on ARI has
+        not been measured over seeds on all shared datasets.
     progress_bar
         One tqdm bar per stage; None shows them when stderr is a terminal.
     copy
@@ -193,6 +200,7 @@ def scdcc(
     key = workflow.check_key(key_added)
     seed = workflow.check_random_state(random_state)
     dev = resolve_device(device)
+    amp = workflow.autocast_dtype(precision)
     n_clusters = validation.check_n_clusters(n_clusters, adata.n_obs)
     ml = validation.check_pairs(must_link, adata, "must_link")
     cl = validation.check_pairs(cannot_link, adata, "cannot_link")
@@ -227,6 +235,7 @@ def scdcc(
                 EarlyStopping(pretrain_patience, pretrain_min_delta) if pretrain_patience else None
             ),
             progress=progress,
+            autocast_dtype=amp,
         )
         timer.seconds["pretrain"] = pre.seconds
 
@@ -264,6 +273,7 @@ def scdcc(
             max_epochs,
             before_epoch=target,
             progress=progress,
+            autocast_dtype=amp,
         )
         timer.seconds["cluster"] = clu.seconds
 
@@ -276,7 +286,7 @@ def scdcc(
         pretrain_lr=pretrain_lr,
         pretrain_patience=pretrain_patience, pretrain_min_delta=pretrain_min_delta,
         max_epochs=max_epochs, lr=lr, update_interval=update_interval, tol=tol,
-        random_state=seed, device=str(dev),
+        random_state=seed, device=str(dev), precision=precision,
     )  # fmt: skip
     result = workflow.collect(
         key,
