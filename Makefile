@@ -29,4 +29,4 @@ benchmark: setup
 
 lint: setup
 	$(VENV)/bin/pip install --quiet ruff
-	$(VENV)/bin/ruff check scdeepclust tests tutorials
+	$(VENV)/bin/ruff check scdeepclust tests tutorials benchmarks

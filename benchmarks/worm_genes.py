@@ -1,14 +1,12 @@
 """Gene selection for the full-gene worm data: the scanpy PCA pipeline on each gene set.
 
-    python benchmarks/worm_genes.py
+python benchmarks/worm_genes.py
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import _common  # noqa: E402

@@ -148,8 +148,10 @@ def _run_epoch(
     optimizer: torch.optim.Optimizer,
     autocast_dtype: torch.dtype | None = None,
 ) -> tuple[dict[str, float], int]:
-    """One epoch over all passes; returns the mean of each term over its minibatches and the
-    number of optimizer steps taken."""
+    """One epoch over all passes.
+
+    Returns the mean of each term over its minibatches and the number of optimizer steps.
+    """
     means: dict[str, float] = {}
     n_steps = 0
     device_type = optimizer.param_groups[0]["params"][0].device.type
