@@ -500,6 +500,11 @@ def _run_case(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         adata = load_dataset(spec["dataset"], max_cells=spec.get("max_cells"), seed=spec["seed"])
         rss_base = current_rss_mib()
         mask_var, selection = select_genes(adata, DATASETS[spec["dataset"]].n_top_genes)
+        if spec.get("threads") is not None:
+            # scanpy's numba code (highly_variable_genes) resets torch's thread count
+            import torch
+
+            torch.set_num_threads(spec["threads"])
         if spec["method"] == BASELINE:
             records = _run_baseline(adata, spec, mask_var)
         else:
