@@ -122,9 +122,9 @@ def scdcc(
     max_epochs
         Maximum clustering epochs (Adadelta, ``lr``, rho 0.95). Default 300 (the reference:
         2000). With ``tol=0.001`` a run of 4,000 cells converges only in an epoch where at
-        most 4 cells change label; after about 15 epochs the changes were already a handful
-        of cells per epoch, and on worm one run stopped after 12 epochs while another with
-        the same seed on a different thread count ran for hundreds. The cap bounds that
+        most 4 cells change label; on the shared datasets the changes were down to a handful
+        of cells per epoch after 10-20 epochs, so when the rule fires after that is down to
+        chance (on worm, 12 epochs in one run, hundreds in another). The cap bounds that
         tail; ``uns[key]['stopped_by']['cluster']`` is ``'cap'`` when it ends the stage.
     lr
         Learning rate of the clustering stage.
