@@ -25,7 +25,10 @@ test-quick: setup
 	$(PY) -m pytest -m "not slow"
 
 benchmark: setup
-	$(PY) -m scdeepclust.benchmark --markdown
+	mkdir -p results
+	$(PY) -m scdeepclust.benchmark --methods scdcc,desc --k given,estimated \
+		--constraints none,protein --seeds 0,1,2 --jobs 2 --threads 1 \
+		--out results/bench_seeds.tsv --markdown
 
 lint: setup
 	$(VENV)/bin/pip install --quiet ruff
