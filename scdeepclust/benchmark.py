@@ -865,10 +865,12 @@ class Spread:
     n: int
 
     def format(self, fmt: str) -> str:  # noqa: D102
+        if fmt == "d":  # counts: a whole number when the seeds agree, else one decimal
+            if (self.n < 2 or self.sd == 0) and float(self.mean).is_integer():
+                return str(int(self.mean))
+            fmt = ".1f"
         if self.n < 2 or self.sd == 0:
-            integral = fmt == "d" and float(self.mean).is_integer()
-            return format(int(self.mean) if integral else self.mean, fmt if integral else ".1f")
-        fmt = ".1f" if fmt == "d" else fmt
+            return format(self.mean, fmt)
         return f"{format(self.mean, fmt)} ± {format(self.sd, fmt)}"
 
 

@@ -102,6 +102,9 @@ def test_aggregate_over_seeds():
     assert row["stopped_cluster"] == "converged/cap"
     assert benchmark._cell(row["ari"], ".3f") == "0.600 ± 0.141"
     assert benchmark._cell(row["n_clusters"], "d") == "8"
+    one = benchmark.Spread(0.6234, 0.0, 1)  # a single seed keeps the column's format
+    assert benchmark._cell(one, ".3f") == "0.623"
+    assert benchmark._cell(benchmark.Spread(10.5, 0.7, 2), "d") == "10.5 ± 0.7"
     assert "0.600 ± 0.141" in benchmark.format_markdown([row])
 
 

@@ -93,4 +93,3 @@ def leiden_centers(
         )
     logger.info("Leiden (resolution %s) found %d clusters", resolution, k)
     return centers_from_labels(z, labels), labels
-

@@ -121,9 +121,9 @@ def desc(
         SGD of the clustering stage.
     max_epochs
         Maximum clustering epochs (default 300, i.e. 60 refreshes of p; desc 2.1.1 allows
-        1,000 refreshes). Where the ``tol`` rule is met, it was met within 150 epochs on the
-        shared datasets; where it is not (CBMC, whose labels keep changing as centres
-        merge), more epochs only cost time. ``uns[key]['stopped_by']['cluster']`` says
+        1,000 refreshes). Where the ``tol`` rule is met, it was met within 220 epochs on the
+        shared datasets (worm with Leiden; 40-85 on PBMC and bladder); where it is not
+        (CBMC, whose labels keep changing as centres merge), more epochs only cost time. ``uns[key]['stopped_by']['cluster']`` says
         ``'cap'`` then.
     update_interval
         Epochs between refreshes of the target distribution p (computed from all cells).
@@ -161,6 +161,13 @@ def desc(
     ``adata.uns[key]``
         ``params``, ``cluster_centers``, ``history`` (loss per epoch of the ``pretrain`` and
         ``cluster`` stages), ``n_epochs``, ``converged``, ``seconds``, ``version``.
+        Diagnostics (no labels needed): ``n_steps`` (optimizer steps per stage),
+        ``stopped_by`` per stage (``'converged'``: the ``tol`` rule, ``'plateau'``: early
+        stop, ``'cap'``: the epoch budget ran out; one entry per phase, comma-separated,
+        for the ``layerwise_<i>`` and ``end_to_end`` stages), ``label_change`` (fraction of
+        cells whose label changed at each refresh of p, float32), ``init_labels`` (the
+        labels the centres were initialised from, int32, length n_obs) and
+        ``n_clusters_init``.
 
     Raises
     ------

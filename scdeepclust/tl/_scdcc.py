@@ -167,6 +167,12 @@ def scdcc(
         ``params``, ``cluster_centers`` (k x latent_dim), ``history`` (loss terms per epoch
         of the ``pretrain`` and ``cluster`` stages), ``n_epochs`` per stage, ``converged``,
         ``seconds`` per stage, ``n_genes_used``, ``version``.
+        Diagnostics (no labels needed): ``n_steps`` (optimizer steps per stage),
+        ``stopped_by`` per stage (``'converged'``: the ``tol`` rule, ``'plateau'``: early
+        stop, ``'cap'``: the epoch budget ran out), ``label_change`` (fraction of
+        cells whose label changed at each refresh of p, float32), ``init_labels`` (the
+        labels the centres were initialised from, int32, length n_obs) and
+        ``n_clusters_init``.
 
     Raises
     ------
