@@ -123,8 +123,8 @@ def desc(
         Maximum clustering epochs (default 300, i.e. 60 refreshes of p; desc 2.1.1 allows
         1,000 refreshes). Where the ``tol`` rule is met, it was met within 220 epochs on the
         shared datasets (worm with Leiden; 40-85 on PBMC and bladder); where it is not
-        (CBMC, whose labels keep changing as centres merge), more epochs only cost time. ``uns[key]['stopped_by']['cluster']`` says
-        ``'cap'`` then.
+        (CBMC, whose labels keep changing as centres merge), more epochs only cost time.
+        ``uns[key]['stopped_by']['cluster']`` says ``'cap'`` then.
     update_interval
         Epochs between refreshes of the target distribution p (computed from all cells).
     tol
