@@ -26,7 +26,7 @@ test-quick: setup
 
 benchmark: setup
 	mkdir -p results
-	$(PY) -m scdeepclust.benchmark --methods scdcc,desc --k given,estimated \
+	$(PY) benchmarks/benchmark.py --methods scdcc,desc --k given,estimated \
 		--constraints none,protein --seeds 0,1,2 --jobs 2 --threads 1 \
 		--out results/bench_seeds.tsv --markdown
 

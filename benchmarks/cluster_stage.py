@@ -26,10 +26,11 @@ from variants import parse_variant  # noqa: E402
 def main() -> None:
     from sklearn.metrics import adjusted_rand_score as ari
 
-    from scdeepclust._core import workflow
-    from scdeepclust._core.engine import run_stage
-    from scdeepclust._core.utils import seeded
-    from scdeepclust._core.zinb_model import build_zinb_autoencoder, clustering_passes
+    from scdeepclust.data.state import InputState
+    from scdeepclust.models import _training as workflow
+    from scdeepclust.module.engine import run_stage
+    from scdeepclust.module.scdcc import build_zinb_autoencoder, clustering_passes
+    from scdeepclust.module.utils import seeded
 
     p = argparse.ArgumentParser()
     p.add_argument("--trace", default="/tmp/trace")
@@ -46,7 +47,7 @@ def main() -> None:
         adata = _common.load(name)
         mask = "highly_variable" if "highly_variable" in adata.var else None
         truth = adata.obs["cell_type"].to_numpy()
-        prepared, _ = workflow.prepare_input(adata, layer="counts", mask_var=mask)
+        _, prepared = InputState.fit(adata, layer="counts", mask_var=mask)
         dev = torch.device("cpu")
         data = prepared.to(dev)
         for vname, opt in map(parse_variant, a.variant or ["base:"]):

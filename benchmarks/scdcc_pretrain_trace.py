@@ -39,16 +39,16 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
 
-    from scdeepclust._core import workflow
-    from scdeepclust._core.engine import embed, run_stage
-    from scdeepclust._core.utils import seeded
-    from scdeepclust._core.zinb_model import build_zinb_autoencoder, pretrain_pass
+    from scdeepclust.data.state import InputState
+    from scdeepclust.module.engine import embed, run_stage
+    from scdeepclust.module.scdcc import build_zinb_autoencoder, pretrain_pass
+    from scdeepclust.module.utils import seeded
 
     opts = {"lr": 1e-3, "noise_sd": 2.5, "batch_size": 256}
     opts.update({k: float(v) for k, v in (s.split("=") for s in a.param)})
     adata = _common.load(a.dataset, a.worm_genes)
     mask = "highly_variable" if "highly_variable" in adata.var else None
-    prepared, _ = workflow.prepare_input(
+    _, prepared = InputState.fit(
         adata, layer="counts", mask_var=mask, max_value=a.max_value
     )
     dev = torch.device("cpu")

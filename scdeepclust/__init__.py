@@ -5,7 +5,10 @@ Namespaces
 ``pp``
     Preprocessing helpers, e.g. must-link / cannot-link constraint builders.
 ``tl``
-    The clustering tools: :func:`scdeepclust.tl.scdcc` (scDCC / scDeepCluster).
+    The clustering tools: :func:`scdeepclust.tl.scdcc` (scDCC / scDeepCluster) and
+    :func:`scdeepclust.tl.desc` (DESC).
+``models``
+    The trained models behind the tools (fit, predict new cells, save, load).
 ``datasets``
     Loaders of the published benchmark datasets with ground-truth labels.
 ``settings``
@@ -19,8 +22,18 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.1.0"
 
-from . import datasets, pp, tl  # noqa: E402
-from ._core.engine import TrainingDivergedError  # noqa: E402
+from . import datasets, models, pp, tl  # noqa: E402
 from ._settings import settings  # noqa: E402
+from .models import ModelFormatError  # noqa: E402
+from .module.engine import TrainingDivergedError  # noqa: E402
 
-__all__ = ["datasets", "pp", "tl", "settings", "TrainingDivergedError", "__version__"]
+__all__ = [
+    "datasets",
+    "models",
+    "pp",
+    "tl",
+    "settings",
+    "ModelFormatError",
+    "TrainingDivergedError",
+    "__version__",
+]

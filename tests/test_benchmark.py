@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from _benchmark_script import load_benchmark
 
-from scdeepclust import benchmark
+benchmark = load_benchmark()
 
 
 def test_run_case_pbmc_quick_given():

@@ -1,4 +1,4 @@
-"""Tests of DESC: its model pieces (``scdeepclust._core.mse_model``) and ``tl.desc``.
+"""Tests of DESC: its model pieces (``scdeepclust.module.desc``) and ``tl.desc``.
 
 Tiny synthetic counts and tiny schedules on one CPU thread, except the real-data test
 (marked ``slow``), which runs the default settings on the 10x PBMC data.
@@ -19,17 +19,19 @@ import torch
 from torch import nn
 
 import scdeepclust as sdc
-from scdeepclust._core import mse_model, workflow
-from scdeepclust._core.mse_model import (
+from scdeepclust.data.results import labels_to_categorical, write_results
+from scdeepclust.data.state import InputState
+from scdeepclust.models import _training as workflow
+from scdeepclust.module import desc as mse_model
+from scdeepclust.module.desc import (
     build_mse_autoencoder,
     desc_dims,
     pretrain_desc,
     stacked_autoencoders,
 )
-from scdeepclust._core.results import labels_to_categorical, write_results
 
-_desc_module = importlib.import_module("scdeepclust.tl._desc")
-_engine = importlib.import_module("scdeepclust._core.engine")
+_desc_module = importlib.import_module("scdeepclust.models._desc")
+_engine = importlib.import_module("scdeepclust.module.engine")
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -215,7 +217,7 @@ def test_stacks_share_linear_layers_with_the_model():
 
 @pytest.fixture
 def device_data(synthetic_adata):
-    prepared, _ = workflow.prepare_input(
+    _, prepared = InputState.fit(
         synthetic_adata, layer="counts", mask_var=None, target_sum=1e4, max_value=6
     )
     return prepared.to(torch.device("cpu"))
@@ -510,10 +512,15 @@ def _batch_data(make_synthetic):
 
 def test_batchwise_scaling_matches_numpy(make_synthetic):
     adata, counts, batch = _batch_data(make_synthetic)
-    prepared, mask = workflow.prepare_input(
-        adata, layer="counts", mask_var=None, target_sum=1e4, batch_key="batch", max_value=6
+    state, prepared = InputState.fit(
+        adata,
+        layer="counts",
+        target_sum=1e4,
+        batch_key="batch",
+        max_value=6,
+        scale_by_batch=True,
     )
-    assert mask.all()
+    assert state.n_genes == adata.n_vars
     got = prepared.to(torch.device("cpu")).scaled(np.arange(N_OBS)).numpy()
 
     x = np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e4)
@@ -542,7 +549,7 @@ def test_scaling_without_batch_matches_scanpy(make_synthetic):
     import scanpy as sc
 
     adata, _, _ = _batch_data(make_synthetic)
-    prepared, _ = workflow.prepare_input(
+    _, prepared = InputState.fit(
         adata, layer="counts", mask_var=None, target_sum=1e4, batch_key=None, max_value=6
     )
     got = prepared.to(torch.device("cpu")).scaled(np.arange(N_OBS)).numpy()
@@ -557,7 +564,7 @@ def test_scaling_without_batch_matches_scanpy(make_synthetic):
 
 def test_scaling_without_clip(make_synthetic):
     adata, counts, _ = _batch_data(make_synthetic)
-    prepared, _ = workflow.prepare_input(
+    _, prepared = InputState.fit(
         adata, layer="counts", mask_var=None, target_sum=1e4, batch_key=None, max_value=None
     )
     got = prepared.to(torch.device("cpu")).scaled(np.arange(N_OBS)).numpy()
@@ -873,7 +880,7 @@ _THREADS_SCRIPT = """
 import numpy as np, torch
 torch.set_num_threads(1)
 assert torch.get_num_threads() == 1
-from scdeepclust._core.init import leiden_labels
+from scdeepclust.data.init import leiden_labels
 leiden_labels(np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32), 0.8, 10, 0)
 import numba
 print(torch.get_num_threads(), numba.threading_layer())

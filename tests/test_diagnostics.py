@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _benchmark_script import load_benchmark
 
 import scdeepclust as sdc
-from scdeepclust import benchmark
-from scdeepclust._core.engine import STOP_REASONS, EarlyStopping, Pass, run_stage
+from scdeepclust.module.engine import STOP_REASONS, EarlyStopping, Pass, run_stage
+
+benchmark = load_benchmark()
 
 FAST = {
     "hidden_dims": (16,),

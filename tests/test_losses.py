@@ -1,4 +1,4 @@
-"""Tests of the loss terms in scdeepclust._core.losses against direct formulas."""
+"""Tests of the loss terms in scdeepclust.module.losses against direct formulas."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 from scipy.special import logsumexp
 
-from scdeepclust._core.losses import (
+from scdeepclust.module.losses import (
     cannot_link_loss,
     kl_divergence,
     log_soft_assign,

@@ -20,10 +20,10 @@ from _adata_checks import (
 )
 
 import scdeepclust as sdc
-from scdeepclust._core.engine import TrainingDivergedError
+from scdeepclust.module.engine import TrainingDivergedError
 
-_scdcc_module = importlib.import_module("scdeepclust.tl._scdcc")
-_engine = importlib.import_module("scdeepclust._core.engine")
+_scdcc_module = importlib.import_module("scdeepclust.models._scdcc")
+_engine = importlib.import_module("scdeepclust.module.engine")
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 

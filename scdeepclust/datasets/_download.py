@@ -73,12 +73,22 @@ def _verify(path: Path, info: DatasetInfo) -> None:
         return
     found = sha256sum(path)
     if found != info.sha256:
+        if info.url is not None:
+            fix = (
+                f"To fix it, delete the file and run the loader again to re-download it from "
+                f"{info.url}, or set the environment variable {DATASETDIR_ENV} (or "
+                f"scdeepclust.settings.datasetdir) to a folder that holds a good copy of "
+                f"{info.filename!r}."
+            )
+        else:
+            fix = (
+                f"To fix it, replace the file with a good copy, or set the environment variable "
+                f"{DATASETDIR_ENV} (or scdeepclust.settings.datasetdir) to a folder that holds "
+                f"one. {info.manual}."
+            )
         raise DatasetChecksumError(
             f"The dataset file {str(path)!r} (dataset {info.name!r}) is corrupt or incomplete: "
-            f"expected SHA-256 {info.sha256}, found {found}. To fix it, delete the file and "
-            f"run the loader again to re-download it from {info.url}, or set the environment "
-            f"variable {DATASETDIR_ENV} (or scdeepclust.settings.datasetdir) to a folder that "
-            f"holds a good copy of {info.filename!r}."
+            f"expected SHA-256 {info.sha256}, found {found}. {fix}"
         )
     _VERIFIED.add(key)
 
@@ -93,12 +103,22 @@ def _download_error(info: DatasetInfo, target: Path, reason: object) -> DatasetD
     )
 
 
+def _manual_error(info: DatasetInfo, target: Path) -> DatasetDownloadError:
+    return DatasetDownloadError(
+        f"Dataset {info.name!r} is not available locally: the file {info.filename!r} was not "
+        f"found at {str(target)!r}, and it cannot be downloaded automatically. {info.manual}. "
+        f"Place the file at that path manually, or set the environment variable "
+        f"{DATASETDIR_ENV} (or scdeepclust.settings.datasetdir) to a folder that already "
+        f"holds it."
+    )
+
+
 def _download(info: DatasetInfo, target: Path) -> None:
     """Download ``info.url`` to ``target`` via a temporary file and an atomic rename."""
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{info.filename}.", suffix=".part", dir=folder)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     except OSError as exc:
         raise _download_error(info, target, f"cannot write to {str(folder)!r} ({exc})") from exc
 
@@ -141,7 +161,9 @@ def fetch(name: str) -> Path:
 
     The file is looked for in :attr:`scdeepclust.settings.datasetdir`. If it is
     absent it is downloaded there (into a temporary file in the same folder,
-    renamed atomically once complete and verified). An existing file is never
+    renamed atomically once complete and verified); a file without download URL
+    (made by hand from its upstream source) raises an error saying where to put
+    it and how it was made. An existing file is never
     written to, so a read-only dataset folder is fine. The SHA-256 checksum is
     verified on every call; the result is cached per path, modification time
     and size, so repeated loads in one process hash the file only once.
@@ -162,13 +184,15 @@ def fetch(name: str) -> Path:
         If ``name`` is not a known dataset.
     DatasetDownloadError
         If the file is missing and cannot be downloaded (no network, HTTP
-        error, folder not writable).
+        error, folder not writable, or no download URL for this file).
     DatasetChecksumError
         If the file (existing or just downloaded) has the wrong checksum.
     """
     info = get_info(name)
     target = settings.datasetdir / info.filename
     if not target.is_file():
+        if info.url is None:
+            raise _manual_error(info, target)
         _download(info, target)
     _verify(target, info)
     return target

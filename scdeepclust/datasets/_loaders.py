@@ -1,10 +1,15 @@
-"""Loaders of the scDeepCluster / scDCC benchmark datasets as :class:`~anndata.AnnData`."""
+"""Loaders of the benchmark datasets as :class:`~anndata.AnnData`.
+
+The scDeepCluster / scDCC datasets (one HDF5 file each) and the real multi-batch
+datasets (CellBench cell-line mixtures, Kang et al. 2018 PBMC).
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import anndata
 import h5py
 import numpy as np
 import pandas as pd
@@ -12,9 +17,9 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from ._download import fetch
-from ._registry import get_info
+from ._registry import CELLBENCH_BASE_URL, CELLBENCH_BATCHES, get_info
 
-__all__ = ["pbmc_10x", "mouse_bladder", "worm_neuron", "cite_cbmc"]
+__all__ = ["pbmc_10x", "mouse_bladder", "worm_neuron", "cite_cbmc", "cellbench", "kang2018"]
 
 _MIN_BLOCK_ROWS = 512
 
@@ -301,3 +306,246 @@ def cite_cbmc() -> AnnData:
     (8617, 10)
     """
     return _load("cite_cbmc", protein=True)
+
+
+# --------------------------------------------------------------------------- multi-batch
+
+
+def _check_counts(X: sp.csr_matrix, path: Path) -> sp.csr_matrix:
+    """Canonical float32 CSR of non-negative integer counts, or a ValueError."""
+    X = sp.csr_matrix(X, dtype=np.float32)
+    X.sum_duplicates()
+    X.sort_indices()
+    X.eliminate_zeros()
+    data = X.data
+    if not (
+        np.all(np.isfinite(data)) and np.all(data >= 0) and np.array_equal(data, np.round(data))
+    ):
+        raise ValueError(
+            f"The counts in {str(path)!r} are not non-negative integers; the file does not "
+            f"hold raw counts."
+        )
+    return X
+
+
+def _read_cellbench_batch(batch: str) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    """Counts (genes x cells), metadata (cells in count-column order), count file path."""
+    count_path = fetch(f"cellbench_{batch}_count")
+    meta_path = fetch(f"cellbench_{batch}_metadata")
+    counts = pd.read_csv(count_path, index_col=0)
+    meta = pd.read_csv(meta_path, index_col=0)
+
+    missing = {"cell_line_demuxlet", "demuxlet_cls"} - set(meta.columns)
+    if missing:
+        raise ValueError(
+            f"The metadata file {str(meta_path)!r} lacks the column(s) {sorted(missing)}."
+        )
+    if not counts.index.is_unique:
+        raise ValueError(f"The gene ids of {str(count_path)!r} are not unique.")
+    if not (meta.index.is_unique and counts.columns.is_unique):
+        raise ValueError(f"The cell ids of batch {batch!r} are not unique.")
+    if set(meta.index) != set(counts.columns):
+        raise ValueError(
+            f"The cells of {str(count_path)!r} ({counts.shape[1]}) and of "
+            f"{str(meta_path)!r} ({meta.shape[0]}) do not match."
+        )
+    return counts, meta.loc[counts.columns], count_path
+
+
+def cellbench(singlets_only: bool = True) -> AnnData:
+    """Load the CellBench cell-line mixtures (5 batches, 2 technologies, 5 cell lines).
+
+    Human lung-adenocarcinoma cell lines (A549, H1975, H2228, HCC827, H838) mixed and
+    profiled in five batches on two technologies (Tian et al. 2019): three CEL-seq2
+    plates of a five-cell-line mixture (``sc_celseq2_5cl_p1``, ``_p2``, ``_p3``), and a
+    three-cell-line mixture (H1975, H2228, HCC827) by CEL-seq2 (``sc_celseq2``) and by
+    Drop-seq (``sc_dropseq``). The ground-truth cell line of each cell was called from
+    its genotype by demuxlet, independently of the expression data, which makes the
+    dataset a real benchmark of batch correction with known cell types.
+
+    The ten files (per batch ``<batch>.count.csv.gz``, genes x cells, and
+    ``<batch>.metadata.csv.gz``) are looked for in the sub-folder ``cellbench`` of
+    :attr:`scdeepclust.settings.datasetdir` and downloaded from the CellBench GitHub
+    repository (https://github.com/LuyiTian/sc_mixology, folder ``data/csv``) if
+    absent; their checksums are always verified.
+
+    Parameters
+    ----------
+    singlets_only
+        Keep only the cells demuxlet called singlets (``demuxlet_cls == "SNG"``),
+        which have a clean ground truth: 1,021 of the 1,408 cells. With ``False``
+        the doublets are kept too (their ``cell_type`` names only one of the cell
+        lines mixed in the droplet or well).
+
+    Returns
+    -------
+    anndata.AnnData
+        ``1021 x 11533`` object (``1408 x 11533`` with ``singlets_only=False``) over
+        the 11,533 genes shared by the five count files (sorted), with
+
+        - ``X``: raw UMI counts, :class:`scipy.sparse.csr_matrix` of ``float32``;
+        - ``layers["counts"]``: a separate copy of the raw counts;
+        - ``obs["batch"]``: categorical batch (the file prefix), categories
+          ``"sc_celseq2_5cl_p1"``, ``"sc_celseq2_5cl_p2"``, ``"sc_celseq2_5cl_p3"``,
+          ``"sc_celseq2"``, ``"sc_dropseq"``;
+        - ``obs["technology"]``: categorical, ``"CEL-seq2"`` or ``"Drop-seq"``;
+        - ``obs["cell_type"]``: categorical ground truth, the cell line called by
+          demuxlet (``cell_line_demuxlet``): ``"A549"``, ``"H1975"``, ``"H2228"``,
+          ``"H838"``, ``"HCC827"`` (A549 and H838 only in the three plates);
+        - ``obs["demuxlet_cls"]``: categorical demuxlet call, ``"SNG"`` (singlet) or
+          ``"DBL"`` (doublet); only ``"SNG"`` with ``singlets_only=True``;
+        - ``obs_names`` ``<batch>_<cell id>`` (cell ids repeat across the plates),
+          ``var_names`` the Ensembl gene ids;
+        - ``uns["dataset"]``: ``dict(name, source, sha256, singlets_only)`` where
+          ``sha256`` maps each file name to its checksum.
+
+    Raises
+    ------
+    DatasetDownloadError
+        If a file is not in :attr:`scdeepclust.settings.datasetdir` and cannot be
+        downloaded (e.g. no network access). Place the ``cellbench`` folder there
+        manually or set the environment variable ``SCDEEPCLUST_DATASETDIR`` to a
+        folder that holds it.
+    DatasetChecksumError
+        If a file's SHA-256 checksum does not match (corrupt or incomplete file).
+
+    References
+    ----------
+    Tian, L. et al. Benchmarking single cell RNA-sequencing analysis pipelines using
+    mixture control experiments. *Nat. Methods* 16, 479-487 (2019). GEO GSE118767.
+
+    Examples
+    --------
+    >>> import scdeepclust as sdc
+    >>> adata = sdc.datasets.cellbench()  # doctest: +SKIP
+    >>> adata.obs["batch"].nunique(), adata.obs["cell_type"].nunique()  # doctest: +SKIP
+    (5, 5)
+    """
+    batches = {batch: _read_cellbench_batch(batch) for batch in CELLBENCH_BATCHES}
+
+    shared = None
+    for counts, _, _ in batches.values():
+        shared = counts.index if shared is None else shared.intersection(counts.index)
+    genes = pd.Index(sorted(shared))
+
+    blocks, obs_parts, sha256 = [], [], {}
+    for batch, (counts, meta, path) in batches.items():
+        keep = (meta["demuxlet_cls"] == "SNG").to_numpy() if singlets_only else slice(None)
+        meta = meta.loc[keep]
+        for kind in ("count", "metadata"):
+            info = get_info(f"cellbench_{batch}_{kind}")
+            sha256[Path(info.filename).name] = info.sha256
+        blocks.append(_check_counts(sp.csr_matrix(counts.loc[genes, keep].to_numpy().T), path))
+        obs_parts.append(
+            pd.DataFrame(
+                {
+                    "batch": batch,
+                    "technology": CELLBENCH_BATCHES[batch],
+                    "cell_type": meta["cell_line_demuxlet"].astype(str).to_numpy(),
+                    "demuxlet_cls": meta["demuxlet_cls"].astype(str).to_numpy(),
+                },
+                index=pd.Index([f"{batch}_{cell}" for cell in meta.index]),
+            )
+        )
+
+    X = sp.vstack(blocks, format="csr", dtype=np.float32)
+    X.sort_indices()
+    obs = pd.concat(obs_parts)
+    obs["batch"] = pd.Categorical(obs["batch"], categories=list(CELLBENCH_BATCHES))
+    obs["technology"] = pd.Categorical(
+        obs["technology"], categories=sorted(set(CELLBENCH_BATCHES.values()))
+    )
+    for key in ("cell_type", "demuxlet_cls"):
+        obs[key] = pd.Categorical(obs[key], categories=sorted(obs[key].unique()))
+    if not obs.index.is_unique:
+        raise ValueError("The CellBench cell names are not unique across batches.")
+
+    adata = AnnData(X=X, obs=obs, var=pd.DataFrame(index=genes))
+    adata.layers["counts"] = X.copy()
+    adata.uns["dataset"] = {
+        "name": "cellbench",
+        "source": CELLBENCH_BASE_URL + "data/csv/",
+        "sha256": sha256,
+        "singlets_only": bool(singlets_only),
+    }
+    return adata
+
+
+def kang2018() -> AnnData:
+    """Load the Kang et al. (2018) PBMC example (1,556 cells x 1,267 genes, 4 samples).
+
+    Peripheral blood mononuclear cells of two lupus patients, each before (``ctrl``)
+    and after (``stim``) stimulation with interferon-beta, multiplexed and profiled
+    with 10x Genomics droplets (Kang et al. 2018): four samples (batches) and five
+    cell types. This is the ``example_sce`` subset shipped with the muscat R package
+    (Crowell et al. 2020), converted to h5ad (file
+    ``kang2018_pbmc_ifnb_example.h5ad``). The stimulation shifts the expression of
+    every cell type, so the sample is a strong, real batch-like effect.
+
+    The file has no direct download URL (it was converted by hand from
+    ``data/example_sce.rda`` of https://github.com/HelenaLC/muscat with the ``rdata``
+    PyPI package): it must already be in :attr:`scdeepclust.settings.datasetdir`.
+    Its checksum is always verified.
+
+    Returns
+    -------
+    anndata.AnnData
+        ``1556 x 1267`` object with
+
+        - ``X``: raw UMI counts, :class:`scipy.sparse.csr_matrix` of ``float32``;
+        - ``layers["counts"]``: a separate copy of the raw counts;
+        - ``obs["cell_type"]``: categorical ground truth, a copy of ``cluster_id``:
+          ``"B cells"``, ``"CD14+ Monocytes"``, ``"CD4 T cells"``, ``"CD8 T cells"``,
+          ``"FCGR3A+ Monocytes"``;
+        - ``obs["batch"]``: categorical sample, a copy of ``sample_id``:
+          ``"ctrl101"``, ``"ctrl107"``, ``"stim101"``, ``"stim107"``;
+        - the original columns ``obs["cluster_id"]``, ``obs["sample_id"]``,
+          ``obs["group_id"]`` (``"ctrl"`` / ``"stim"``) and ``obs["donor"]``
+          (``"101"`` / ``"107"``), categorical;
+        - ``obs_names`` the cell barcodes, ``var_names`` the gene symbols;
+        - ``uns["dataset"]``: ``dict(name, source, sha256)``.
+
+    Raises
+    ------
+    DatasetDownloadError
+        If the file is not in :attr:`scdeepclust.settings.datasetdir`; the message
+        says where to put it and how it was made.
+    DatasetChecksumError
+        If the file's SHA-256 checksum does not match (corrupt, incomplete or a
+        different conversion).
+
+    References
+    ----------
+    Kang, H. M. et al. Multiplexed droplet single-cell RNA-sequencing using natural
+    genetic variation. *Nat. Biotechnol.* 36, 89-94 (2018). GEO GSE96583.
+    Crowell, H. L. et al. muscat detects subpopulation-specific state transitions from
+    multi-sample multi-condition single-cell transcriptomics data. *Nat. Commun.* 11,
+    6077 (2020).
+
+    Examples
+    --------
+    >>> import scdeepclust as sdc
+    >>> adata = sdc.datasets.kang2018()  # doctest: +SKIP
+    >>> adata.obs["batch"].cat.categories.tolist()  # doctest: +SKIP
+    ['ctrl101', 'ctrl107', 'stim101', 'stim107']
+    """
+    info = get_info("kang2018")
+    path = fetch("kang2018")
+    raw = anndata.read_h5ad(path)
+
+    missing = {"cluster_id", "sample_id"} - set(raw.obs.columns)
+    if missing:
+        raise ValueError(f"The file {str(path)!r} lacks the obs column(s) {sorted(missing)}.")
+    X = _check_counts(raw.X, path)
+
+    obs = raw.obs.copy()
+    for key in obs.columns:
+        if not isinstance(obs[key].dtype, pd.CategoricalDtype):
+            obs[key] = obs[key].astype("category")
+    obs["cell_type"] = obs["cluster_id"].cat.remove_unused_categories()
+    obs["batch"] = obs["sample_id"].cat.remove_unused_categories()
+
+    adata = AnnData(X=X, obs=obs, var=pd.DataFrame(index=raw.var_names.copy()))
+    adata.layers["counts"] = X.copy()
+    adata.uns["dataset"] = {"name": info.name, "source": info.source, "sha256": info.sha256}
+    return adata

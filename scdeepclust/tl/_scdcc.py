@@ -1,29 +1,26 @@
-"""``tl.scdcc``: scDCC / scDeepCluster on an AnnData."""
+"""``tl.scdcc``: scDCC / scDeepCluster on an AnnData (a thin wrapper over ``models.SCDCC``)."""
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from anndata import AnnData
 
-from .._core import validation, workflow
-from .._core.engine import EarlyStopping, run_stage
-from .._core.utils import resolve_device, seeded, show_progress
-from .._core.zinb_model import build_zinb_autoencoder, clustering_passes, pretrain_pass
-
-logger = logging.getLogger("scdeepclust")
+from ..data.results import write
+from ..models import SCDCC
+from ..models._docs import shared_docs
 
 
+@shared_docs
 def scdcc(
     adata: AnnData,
     n_clusters: int | None = None,
     *,
     layer: str | None = "counts",
     mask_var: str | np.ndarray | None = None,
+    batch_key: str | None = None,
     must_link: np.ndarray | Sequence | None = None,
     cannot_link: np.ndarray | Sequence | None = None,
     ml_weight: float = 1.0,
@@ -67,6 +64,15 @@ def scdcc(
     the ZINB target is the raw counts with the mean scaled by s_i. Genes with zero counts in
     every cell are left out (logged).
 
+    With ``batch_key`` this is the batch version of scDeepCluster (scDeepClusterBatch): the
+    one-hot batch is appended to the encoder input and to the decoder input, so the ZINB
+    mean, dispersion and dropout are per batch and the embedding need not encode the batch.
+    The result is a batch-aware embedding and clustering, not batch-corrected counts.
+
+    The trained model itself is :class:`scdeepclust.models.SCDCC` (this function is a thin
+    wrapper over ``SCDCC(...).fit(adata)``): use it to save the model and to embed new
+    cells.
+
     Parameters
     ----------
     adata
@@ -74,12 +80,11 @@ def scdcc(
     n_clusters
         Number of clusters k; centres from k-means (``n_init=20``). None: Leiden on the
         pretrained embedding decides k (``resolution``, ``n_neighbors``).
-    layer
-        Layer holding the raw counts (non-negative integers, n_obs x n_vars, dense or sparse).
-        None reads ``adata.X``.
-    mask_var
-        Genes to use: a boolean array of length n_vars or an ``adata.var`` column name such as
-        ``"highly_variable"``. None: all genes.
+    {doc_layer}
+    {doc_mask_var}
+    batch_key
+        ``adata.obs`` column of batches (categorical or strings); the network gets the
+        one-hot batch as an input (see above). None: no batches.
     must_link, cannot_link
         Pairwise constraints, (n_pairs, 2) arrays of 0-based cell indices or of obs names,
         e.g. from :func:`scdeepclust.pp.constraints_from_labels` or
@@ -91,8 +96,7 @@ def scdcc(
         Leiden resolution for the initialisation when ``n_clusters`` is None. Default 0.4
         (the scDeepCluster code: 0.8, which gave about twice the annotated number of cell
         types on the shared datasets; the ZINB embedding is finer-grained than DESC's).
-    n_neighbors
-        Neighbours of the kNN graph for Leiden.
+    {doc_n_neighbors}
     hidden_dims
         Encoder hidden layer widths; the decoder mirrors them. Default (256, 64).
     latent_dim
@@ -101,8 +105,7 @@ def scdcc(
         Standard deviation of the Gaussian noise added to the scaled input (denoising AE).
     gamma
         Weight of the KL clustering loss relative to the ZINB loss (mean over genes and cells).
-    alpha
-        Degrees of freedom of the Student-t kernel of q.
+    {doc_alpha}
     batch_size
         Cells (or constraint pairs) per minibatch.
     pretrain_epochs
@@ -128,30 +131,12 @@ def scdcc(
         tail; ``uns[key]['stopped_by']['cluster']`` is ``'cap'`` when it ends the stage.
     lr
         Learning rate of the clustering stage.
-    update_interval
-        Epochs between refreshes of the target distribution p (computed from all cells).
-    tol
-        The clustering stage stops when less than this fraction of cells changed label since
-        the previous refresh.
+    {doc_update_tol}
     key_added
         Name of every output slot (see Returns).
-    random_state
-        Seed of everything the call does (weights, noise, minibatch order, k-means, Leiden);
-        the caller's global random state is left alone. None means 0. Same seed on CPU gives
-        the same labels.
-    device
-        "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", "mps", or a
-        ``torch.device``.
-    precision
-        ``"float32"`` (default) or ``"bfloat16"``: the training matrix products in bfloat16
-        under :func:`torch.autocast` (losses, q and every output stay float32). About 1.3x
-        faster per epoch on a CPU with AVX512-BF16 or AMX (10X PBMC pretraining: 0.50 vs
-        0.60-0.73 s per epoch on 2 cores); not the default because its effect on ARI has
-        not been measured over seeds on all shared datasets.
-    progress_bar
-        One tqdm bar per stage; None shows them when stderr is a terminal.
-    copy
-        Return a new AnnData instead of writing into ``adata``.
+    {doc_runtime}
+    {doc_progress_bar}
+    {doc_copy}
 
     Returns
     -------
@@ -167,17 +152,12 @@ def scdcc(
         ``params``, ``cluster_centers`` (k x latent_dim), ``history`` (loss terms per epoch
         of the ``pretrain`` and ``cluster`` stages), ``n_epochs`` per stage, ``converged``,
         ``seconds`` per stage, ``n_genes_used``, ``version``.
-        Diagnostics (no labels needed): ``n_steps`` (optimizer steps per stage),
-        ``stopped_by`` per stage (``'converged'``: the ``tol`` rule, ``'plateau'``: early
-        stop, ``'cap'``: the epoch budget ran out), ``label_change`` (fraction of
-        cells whose label changed at each refresh of p, float32), ``init_labels`` (the
-        labels the centres were initialised from, int32, length n_obs) and
-        ``n_clusters_init``.
+        {doc_diagnostics}
 
     Raises
     ------
     KeyError
-        If ``layer``, a ``mask_var`` column is missing.
+        If ``layer``, a ``mask_var`` column or ``batch_key`` is missing.
     TypeError
         If counts, ``mask_var``, constraints or ``n_clusters`` have the wrong type.
     ValueError
@@ -185,8 +165,7 @@ def scdcc(
         counts, if ``mask_var`` selects nothing, if ``n_clusters`` < 2 or > n_obs, if a
         constraint index is out of range or pairs a cell with itself, or if Leiden finds a
         single cluster. All raised before any training; ``adata`` is left unchanged.
-    scdeepclust.TrainingDivergedError
-        (a ``RuntimeError``) if a loss becomes NaN or infinite; ``adata`` is left unchanged.
+    {doc_diverged}
 
     References
     ----------
@@ -206,112 +185,21 @@ def scdcc(
     >>> sc.tl.umap(adata)
     >>> sc.pl.umap(adata, color=["scdcc", "cell_type"])
     """
-    timer = workflow.Timer()
-    start = time.perf_counter()
-    key = workflow.check_key(key_added)
-    seed = workflow.check_random_state(random_state)
-    dev = resolve_device(device)
-    amp = workflow.autocast_dtype(precision)
-    n_clusters = validation.check_n_clusters(n_clusters, adata.n_obs)
-    ml = validation.check_pairs(must_link, adata, "must_link")
-    cl = validation.check_pairs(cannot_link, adata, "cannot_link")
-    workflow.check_schedule(
-        hidden_dims=list(hidden_dims),
-        alpha=alpha,
-        tol=tol,
-        resolution=resolution,
-        batch_size=batch_size,
-        latent_dim=latent_dim,
-        update_interval=update_interval,
-        pretrain_steps=pretrain_steps,
-        **({} if pretrain_epochs is None else {"pretrain_epochs": pretrain_epochs}),
-        n_neighbors=n_neighbors,
-        max_epochs=max_epochs,
-    )
-    prepared, gene_mask = workflow.prepare_input(adata, layer=layer, mask_var=mask_var)
-    data = prepared.to(dev)
-    timer.add("prepare", start)
-
-    rng = np.random.default_rng(seed)
-    with seeded(seed, dev):
-        progress = show_progress(progress_bar)
-        model = build_zinb_autoencoder(prepared.n_genes, hidden_dims, latent_dim, noise_sd).to(dev)
-        pre = run_stage(
-            "pretrain",
-            model,
-            [pretrain_pass(model, data, batch_size, rng)],
-            torch.optim.Adam(model.parameters(), lr=pretrain_lr, amsgrad=True, fused=True),
-            workflow.epochs_for_steps(pretrain_epochs, pretrain_steps, data.n_obs, batch_size),
-            early_stopping=(
-                EarlyStopping(pretrain_patience, pretrain_min_delta) if pretrain_patience else None
-            ),
-            progress=progress,
-            autocast_dtype=amp,
-        )
-        timer.seconds["pretrain"] = pre.seconds
-
-        centers, init_labels = workflow.init_head(
-            model,
-            data,
-            n_clusters=n_clusters,
-            resolution=resolution,
-            n_neighbors=n_neighbors,
-            alpha=alpha,
-            random_state=seed,
-            timer=timer,
-        )
-
-        target = workflow.self_training(
-            model, data, init_labels, update_interval=update_interval, tol=tol
-        )
-        passes = clustering_passes(
-            model,
-            data,
-            target,
-            gamma=gamma,
-            batch_size=batch_size,
-            rng=rng,
-            must_link=ml,
-            cannot_link=cl,
-            ml_weight=ml_weight,
-            cl_weight=cl_weight,
-        )
-        clu = run_stage(
-            "cluster",
-            model,
-            passes,
-            torch.optim.Adadelta(model.parameters(), lr=lr, rho=0.95),
-            max_epochs,
-            before_epoch=target,
-            progress=progress,
-            autocast_dtype=amp,
-        )
-        timer.seconds["cluster"] = clu.seconds
-
-    params = workflow.plain_params(
-        n_clusters=n_clusters, layer=layer, mask_var=workflow.describe_mask(mask_var),
-        n_must_link=len(ml), n_cannot_link=len(cl), ml_weight=ml_weight, cl_weight=cl_weight,
-        resolution=resolution, n_neighbors=n_neighbors, hidden_dims=list(hidden_dims),
-        latent_dim=latent_dim, noise_sd=noise_sd, gamma=gamma, alpha=alpha,
-        batch_size=batch_size, pretrain_epochs=pretrain_epochs, pretrain_steps=pretrain_steps,
-        pretrain_lr=pretrain_lr,
+    model = SCDCC(
+        n_clusters=n_clusters, layer=layer, batch_key=batch_key, ml_weight=ml_weight,
+        cl_weight=cl_weight, resolution=resolution, n_neighbors=n_neighbors,
+        hidden_dims=tuple(hidden_dims), latent_dim=latent_dim, noise_sd=noise_sd, gamma=gamma,
+        alpha=alpha, batch_size=batch_size, pretrain_epochs=pretrain_epochs,
+        pretrain_steps=pretrain_steps, pretrain_lr=pretrain_lr,
         pretrain_patience=pretrain_patience, pretrain_min_delta=pretrain_min_delta,
         max_epochs=max_epochs, lr=lr, update_interval=update_interval, tol=tol,
-        random_state=seed, device=str(dev), precision=precision,
+        key_added=key_added, random_state=random_state, device=device, precision=precision,
     )  # fmt: skip
-    result = workflow.collect(
-        key,
-        model,
-        data,
-        params=params,
-        history={"pretrain": pre.history, "cluster": clu.history},
-        n_epochs={"pretrain": pre.n_epochs, "cluster": clu.n_epochs},
-        converged=clu.converged,
-        extra={
-            "seconds": timer.seconds,
-            "n_genes_used": int(gene_mask.sum()),
-            "n_clusters_init": int(centers.shape[0]),
-            **workflow.diagnostics({"pretrain": pre, "cluster": clu}, target, init_labels),
-        },
+    model.fit(
+        adata,
+        mask_var=mask_var,
+        must_link=must_link,
+        cannot_link=cannot_link,
+        progress_bar=progress_bar,
     )
-    return workflow.write(adata, copy, [result])
+    return write(adata, copy, model.results_)

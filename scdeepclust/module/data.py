@@ -11,25 +11,33 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 
 
-def size_factors(counts: sp.csr_matrix, target_sum: float | None = None) -> np.ndarray:
-    """Size factors s_i = library size / target (default target: median library size).
+def library_reference(counts: sp.csr_matrix, target_sum: float | None = None) -> float:
+    """The library size of size factor 1: ``target_sum``, or the median library size."""
+    if target_sum is not None:
+        return float(target_sum)
+    return float(np.median(np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()))
+
+
+def size_factors(counts: sp.csr_matrix, reference: float) -> np.ndarray:
+    """Size factors s_i = library size / ``reference`` (see :func:`library_reference`).
 
     Parameters
     ----------
     counts
         Raw counts, n_obs x n_vars, no all-zero cell.
-    target_sum
-        Library size a cell is scaled to; None means the median library size (scDeepCluster).
+    reference
+        Library size (counts per cell) that has size factor 1; the median library size of
+        the training cells (scDeepCluster) or a fixed ``target_sum`` (DESC: 1e4).
 
     Returns
     -------
     float32 array of length n_obs.
     """
     library = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
-    target = np.median(library) if target_sum is None else float(target_sum)
-    return (library / target).astype(np.float32)
+    return (library / reference).astype(np.float32)
 
 
 def log_normalize(counts: sp.csr_matrix, sf: np.ndarray) -> sp.csr_matrix:
@@ -59,7 +67,7 @@ def group_mean_std(
     x64 = x.astype(np.float64)
     s1 = np.asarray((onehot @ x64).todense())
     s2 = np.asarray((onehot @ x64.multiply(x64)).todense())
-    mean = s1 / n
+    mean = s1 / np.maximum(n, 1)
     var = (s2 - n * mean**2) / np.maximum(n - 1, 1)
     std = np.sqrt(np.clip(var, 0, None))
     std[std < 1e-12] = 1.0
@@ -79,11 +87,18 @@ class PreparedData:
     size_factors
         Length n_obs.
     group_codes
-        Batch code of each cell (all 0 without a batch key), length n_obs.
+        Scaling group of each cell (its batch when scaling within batches, else all 0),
+        length n_obs.
     mean, std
         Per-group, per-gene scaling statistics, n_groups x n_genes.
     max_value
         Clip of the scaled values to [-max_value, max_value]; None: no clipping.
+    library_reference
+        Library size of size factor 1 (the median library size of the training cells, or
+        ``target_sum``).
+    covariate_codes, n_covariates
+        Batch code of each cell given to the network as a one-hot covariate (batch-aware
+        scDeepCluster), and the number of batches; None and 0 without one.
     """
 
     counts: sp.csr_matrix
@@ -93,6 +108,9 @@ class PreparedData:
     mean: np.ndarray
     std: np.ndarray
     max_value: float | None = None
+    library_reference: float = 1.0
+    covariate_codes: np.ndarray | None = None
+    n_covariates: int = 0
 
     @property
     def n_obs(self) -> int:  # noqa: D102
@@ -107,23 +125,70 @@ class PreparedData:
         return DeviceData(self, device)
 
 
+def _codes(codes: np.ndarray | None, n_obs: int) -> np.ndarray:
+    return np.zeros(n_obs, dtype=np.int64) if codes is None else np.asarray(codes, np.int64)
+
+
 def prepare(
     counts: sp.csr_matrix,
     *,
     target_sum: float | None = None,
     group_codes: np.ndarray | None = None,
+    n_groups: int | None = None,
     max_value: float | None = None,
+    covariate_codes: np.ndarray | None = None,
+    n_covariates: int = 0,
 ) -> PreparedData:
-    """Size factors, log-normalisation and per-gene (per-group) z-score statistics."""
-    sf = size_factors(counts, target_sum)
-    lognorm = log_normalize(counts, sf)
-    codes = (
-        np.zeros(counts.shape[0], dtype=np.int64)
-        if group_codes is None
-        else np.asarray(group_codes, dtype=np.int64)
+    """Fit the preparation on ``counts``: size factors, log-normalisation, z-score statistics.
+
+    The statistics (library reference, per-group mean and std) are computed from these cells;
+    :func:`apply_preparation` reuses them on new cells.
+    """
+    reference = library_reference(counts, target_sum)
+    lognorm = log_normalize(counts, size_factors(counts, reference))
+    codes = _codes(group_codes, counts.shape[0])
+    mean, std = group_mean_std(lognorm, codes, n_groups or int(codes.max()) + 1)
+    return apply_preparation(
+        counts,
+        library_reference=reference,
+        mean=mean,
+        std=std,
+        group_codes=codes,
+        max_value=max_value,
+        covariate_codes=covariate_codes,
+        n_covariates=n_covariates,
+        lognorm=lognorm,
     )
-    mean, std = group_mean_std(lognorm, codes, int(codes.max()) + 1)
-    return PreparedData(counts, lognorm, sf, codes, mean, std, max_value)
+
+
+def apply_preparation(
+    counts: sp.csr_matrix,
+    *,
+    library_reference: float,
+    mean: np.ndarray,
+    std: np.ndarray,
+    group_codes: np.ndarray | None = None,
+    max_value: float | None = None,
+    covariate_codes: np.ndarray | None = None,
+    n_covariates: int = 0,
+    lognorm: sp.csr_matrix | None = None,
+) -> PreparedData:
+    """Prepare ``counts`` with statistics fitted before (on the training cells)."""
+    sf = size_factors(counts, library_reference)
+    if lognorm is None:
+        lognorm = log_normalize(counts, sf)
+    return PreparedData(
+        counts,
+        lognorm,
+        sf,
+        _codes(group_codes, counts.shape[0]),
+        mean,
+        std,
+        max_value,
+        library_reference,
+        None if covariate_codes is None else np.asarray(covariate_codes, np.int64),
+        n_covariates,
+    )
 
 
 class DeviceData:
@@ -136,6 +201,11 @@ class DeviceData:
         self.inv_std = torch.from_numpy(1.0 / data.std).to(device)
         self.codes = torch.from_numpy(data.group_codes).to(device)
         self.size_factors = torch.from_numpy(data.size_factors).to(device)
+        self.covariate_codes = (
+            None
+            if data.covariate_codes is None
+            else torch.from_numpy(data.covariate_codes).to(device)
+        )
 
     @property
     def n_obs(self) -> int:  # noqa: D102
@@ -152,13 +222,24 @@ class DeviceData:
             x = x.clamp(-self.data.max_value, self.data.max_value)
         return x
 
+    def covariate(self, idx: np.ndarray) -> torch.Tensor | None:
+        """One-hot batch covariate of cells ``idx`` (len(idx) x n_covariates), or None."""
+        if self.covariate_codes is None:
+            return None
+        codes = self.covariate_codes[torch.from_numpy(np.asarray(idx)).to(self.device)]
+        return F.one_hot(codes, self.data.n_covariates).float()
+
     def batch(self, idx: np.ndarray, with_counts: bool = True) -> dict[str, torch.Tensor]:
         """Scaled input ``x`` of cells ``idx``; with ``with_counts`` also their raw counts.
 
         The counts come sparse: ``nz_index`` (flat row-major positions of the non-zero counts
         in the len(idx) x n_genes block), ``nz_counts`` (their values), and ``size_factors``.
+        With a batch covariate, ``covariate`` holds its one-hot rows.
         """
         out = {"x": self.scaled(idx)}
+        covariate = self.covariate(idx)
+        if covariate is not None:
+            out["covariate"] = covariate
         if with_counts:
             block = self.data.counts[idx]
             rows = np.repeat(np.arange(block.shape[0], dtype=np.int64), np.diff(block.indptr))

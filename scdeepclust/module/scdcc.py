@@ -15,17 +15,26 @@ from .passes import cell_batches, kl_term, pair_batches, pair_log_q
 
 
 def build_zinb_autoencoder(
-    n_genes: int, hidden_dims: Sequence[int], latent_dim: int, noise_sd: float
+    n_genes: int,
+    hidden_dims: Sequence[int],
+    latent_dim: int,
+    noise_sd: float,
+    n_covariates: int = 0,
 ) -> DeepClusterModel:
-    """Encoder n_genes-256-64-32 (linear bottleneck), decoder 32-64-256 with ZINB heads."""
-    encoder = Encoder(n_genes, hidden_dims, latent_dim, "relu", None)
-    decoder = ZINBDecoder(latent_dim, list(reversed(hidden_dims)), n_genes)
-    return DeepClusterModel(encoder, decoder, noise_sd)
+    """Encoder n_genes-256-64-32 (linear bottleneck), decoder 32-64-256 with ZINB heads.
+
+    With ``n_covariates`` > 0 (scDeepCluster's batch version) the one-hot batch is appended to
+    the encoder input and to the decoder input, so the ZINB mean, dispersion and dropout are
+    conditional on the batch.
+    """
+    encoder = Encoder(n_genes + n_covariates, hidden_dims, latent_dim, "relu", None)
+    decoder = ZINBDecoder(latent_dim + n_covariates, list(reversed(hidden_dims)), n_genes)
+    return DeepClusterModel(encoder, decoder, noise_sd, n_covariates)
 
 
 def zinb_loss(model: DeepClusterModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean ZINB negative log-likelihood of the raw counts (noisy-input reconstruction)."""
-    out = model.reconstruct(batch["x"])
+    out = model.reconstruct(batch["x"], batch.get("covariate"))
     mean = out["mean"] * batch["size_factors"].unsqueeze(1)
     return zinb_nll_mean_sparse(
         batch["nz_index"], batch["nz_counts"], mean, out["dispersion"], out["dropout_logits"]

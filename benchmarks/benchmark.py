@@ -4,14 +4,14 @@ Usage
 -----
 ::
 
-    python -m scdeepclust.benchmark [--datasets pbmc,bladder,worm,cite] [--methods scdcc]
-                                    [--k given,estimated] [--constraints none,protein]
-                                    [--seeds 0,1,2] [--jobs 1] [--quick]
-                                    [--param key=value ...]
-                                    [--out results.tsv] [--markdown]
+    python benchmarks/benchmark.py [--datasets pbmc,bladder,worm,cite] [--methods scdcc]
+                                   [--k given,estimated] [--constraints none,protein]
+                                   [--seeds 0,1,2] [--jobs 1] [--quick]
+                                   [--param key=value ...]
+                                   [--out results.tsv] [--markdown]
 
 Every case (dataset x method x k mode x constraints) runs in a fresh Python process
-(``python -m scdeepclust.benchmark --one <json spec>``), so its peak memory is its own. Next
+(``python benchmarks/benchmark.py --one <json spec>``), so its peak memory is its own. Next
 to each dataset the standard scanpy pipeline is run once on the same cells and genes
 (normalize_total, log1p, scale to 10, PCA 50, then k-means with the true k and Leiden).
 
@@ -54,15 +54,15 @@ Examples
 --------
 Smoke test with tiny schedules (2 pretraining and 2 clustering epochs)::
 
-    SCDEEPCLUST_DATASETDIR=/data python -m scdeepclust.benchmark --quick --datasets pbmc
+    SCDEEPCLUST_DATASETDIR=/data python benchmarks/benchmark.py --quick --datasets pbmc
 
 Full benchmark written as TSV plus a markdown table for the README::
 
-    python -m scdeepclust.benchmark --out results.tsv --markdown
+    python benchmarks/benchmark.py --out results.tsv --markdown
 
 Tuning: keyword arguments passed through to the method::
 
-    python -m scdeepclust.benchmark --datasets bladder --k given \
+    python benchmarks/benchmark.py --datasets bladder --k given \
         --param gamma=0.5 --param "hidden_dims=(512, 64)"
 """
 
@@ -737,7 +737,7 @@ def _dataset_specs(datasets, methods, k_modes, constraints, common, baseline) ->
 def run_in_subprocess(
     spec: Mapping[str, Any], *, timeout: float | None = None, verbose: bool = False
 ) -> list[dict[str, Any]]:
-    """Run :func:`run_case` in a fresh ``python -m scdeepclust.benchmark --one`` process.
+    """Run :func:`run_case` in a fresh ``python benchmarks/benchmark.py --one`` process.
 
     Parameters
     ----------
@@ -757,8 +757,7 @@ def run_in_subprocess(
         result = os.path.join(tmp, "result.json")
         cmd = [
             sys.executable,
-            "-m",
-            "scdeepclust.benchmark",
+            os.path.abspath(__file__),
             "--one",
             json.dumps(spec),
             "--result",
@@ -784,7 +783,6 @@ def machine_info() -> dict[str, Any]:
     import torch
 
     from scdeepclust import __version__
-    from scdeepclust._core.utils import resolve_device
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -797,7 +795,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "device": str(resolve_device("auto")),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",  # what device="auto" picks
         "scanpy": version("scanpy"),
         "scdeepclust": __version__,
     }
@@ -1000,7 +998,7 @@ def _param(text: str) -> tuple[str, str]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line (see the module docstring)."""
     p = argparse.ArgumentParser(
-        prog="python -m scdeepclust.benchmark", description=__doc__.split("\n\n")[0]
+        prog="python benchmarks/benchmark.py", description=__doc__.split("\n\n")[0]
     )
     p.add_argument(
         "--datasets",

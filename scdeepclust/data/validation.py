@@ -116,10 +116,16 @@ def select_genes(counts: sp.csr_matrix, mask: np.ndarray) -> tuple[sp.csr_matrix
             "Check `layer` and `mask_var`."
         )
     counts = counts[:, np.flatnonzero(mask)].tocsr()
+    check_cells_have_counts(counts, selected=not mask.all())
+    return counts, mask
+
+
+def check_cells_have_counts(counts: sp.csr_matrix, selected: bool) -> None:
+    """Raise if a cell has no count (in the ``selected`` genes): its size factor would be 0."""
     cell_totals = np.asarray(counts.sum(axis=1)).ravel()
     n_empty = int(np.count_nonzero(cell_totals == 0))
     if n_empty:
-        where = "in the selected genes" if not mask.all() else ""
+        where = "in the selected genes" if selected else ""
         raise ValueError(
             f"{n_empty} cells have zero total counts {where}".rstrip()
             + "; size factors are undefined for them. Remove them first, e.g. "
@@ -127,7 +133,6 @@ def select_genes(counts: sp.csr_matrix, mask: np.ndarray) -> tuple[sp.csr_matrix
             + (" after subsetting to the selected genes" if where else "")
             + "."
         )
-    return counts, mask
 
 
 def check_n_clusters(n_clusters: int | None, n_obs: int) -> int | None:

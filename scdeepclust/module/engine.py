@@ -188,10 +188,9 @@ def embed(model: DeepClusterModel, data: DeviceData, chunk_size: int = 4096) -> 
     """Clean embedding of all cells, n_obs x latent_dim, computed in chunks."""
     was_training = model.training
     model.eval()
-    out = [
-        model.embed(data.scaled(np.arange(s, min(s + chunk_size, data.n_obs))))
-        for s in range(0, data.n_obs, chunk_size)
-    ]
+    n = data.n_obs
+    chunks = [np.arange(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
+    out = [model.embed(data.scaled(idx), data.covariate(idx)) for idx in chunks]
     model.train(was_training)
     return torch.cat(out)
 

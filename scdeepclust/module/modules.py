@@ -15,7 +15,7 @@ from torch import nn
 
 from .losses import log_soft_assign
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, None: nn.Identity}
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, None: nn.Identity}
 
 
 def dense_stack(
@@ -63,8 +63,6 @@ class ZINBDecoder(nn.Module):
     logits (pi = sigmoid(logits)), which keeps the likelihood stable in log space.
     """
 
-    likelihood = "zinb"
-
     def __init__(self, latent_dim: int, hidden_dims: Sequence[int], n_output: int):
         super().__init__()
         self.hidden = dense_stack([latent_dim, *hidden_dims], "relu", "relu")
@@ -84,8 +82,6 @@ class ZINBDecoder(nn.Module):
 
 class MSEDecoder(nn.Module):
     """Decoder that reconstructs the scaled expression itself (DESC: ReLU hidden, tanh output)."""
-
-    likelihood = "mse"
 
     def __init__(
         self,
@@ -126,7 +122,10 @@ class DeepClusterModel(nn.Module):
     ``decoder`` may be set to None to drop it (DESC fine-tunes the encoder alone).
     ``noise_sd`` is the standard deviation of the Gaussian noise added to the encoder input on
     the reconstruction path (denoising autoencoder of scDeepCluster); the clustering head sees
-    the clean embedding.
+    the clean embedding. With ``n_covariates`` > 0 (batch-aware scDeepCluster) a one-hot
+    covariate, n_cells x n_covariates, is appended to the encoder input and to the decoder
+    input (the noise is added to the expression only); the encoder and decoder must have been
+    built with those extra input columns.
     """
 
     def __init__(
@@ -134,21 +133,29 @@ class DeepClusterModel(nn.Module):
         encoder: Encoder,
         decoder: nn.Module | None,
         noise_sd: float = 0.0,
+        n_covariates: int = 0,
     ):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.noise_sd = noise_sd
+        self.n_covariates = n_covariates
         self.head: ClusteringHead | None = None
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Clean (noise-free) embedding, n_cells x latent_dim."""
-        return self.encoder(x)
+    def _encode(self, x: torch.Tensor, covariate: torch.Tensor | None) -> torch.Tensor:
+        return self.encoder(x if covariate is None else torch.cat([x, covariate], dim=1))
 
-    def reconstruct(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def embed(self, x: torch.Tensor, covariate: torch.Tensor | None = None) -> torch.Tensor:
+        """Clean (noise-free) embedding, n_cells x latent_dim."""
+        return self._encode(x, covariate)
+
+    def reconstruct(
+        self, x: torch.Tensor, covariate: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Decoder outputs for the noisy input (noise only while training)."""
         if self.decoder is None:
             raise RuntimeError("the decoder was dropped; reconstruction is not available")
         if self.training and self.noise_sd > 0:
             x = x + self.noise_sd * torch.randn_like(x)
-        return self.decoder(self.encoder(x))
+        z = self._encode(x, covariate)
+        return self.decoder(z if covariate is None else torch.cat([z, covariate], dim=1))

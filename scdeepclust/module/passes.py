@@ -46,13 +46,13 @@ def pair_batches(
 
 def kl_term(model: DeepClusterModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """KL(P || Q) of a minibatch, q from the clean embedding."""
-    return kl_divergence(batch["p"], model.head(model.embed(batch["x"])))
+    return kl_divergence(batch["p"], model.head(model.embed(batch["x"], batch.get("covariate"))))
 
 
 def pair_log_q(
     model: DeepClusterModel, batch: dict[str, torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log q of the first and of the second cell of each pair of a pair batch."""
-    log_q = model.head(model.embed(batch["x"]))
+    log_q = model.head(model.embed(batch["x"], batch.get("covariate")))
     m = log_q.shape[0] // 2
     return log_q[:m], log_q[m:]

@@ -1,0 +1,237 @@
+"""The fitted preparation state: what turns an AnnData into model input, reusable on new cells.
+
+:meth:`InputState.fit` validates the counts of the training cells and fits the statistics
+(kept genes, size-factor reference, per-gene (per-batch) mean and std, batch categories);
+:meth:`InputState.transform` prepares any AnnData with those same statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from ..module import data as _data
+from . import validation
+
+
+def describe_mask(mask_var) -> str | None:
+    """``mask_var`` as a plain value for ``uns[key]['params']``."""
+    if mask_var is None or isinstance(mask_var, str):
+        return mask_var
+    return "array"
+
+
+def batch_column(adata: AnnData, batch_key: str) -> pd.Series:
+    """``adata.obs[batch_key]``; raises if the column is missing or has missing values."""
+    if batch_key not in adata.obs.columns:
+        raise KeyError(
+            f"batch_key={batch_key!r} is not a column of adata.obs "
+            f"(columns: {', '.join(map(repr, adata.obs.columns)) or 'none'})."
+        )
+    col = adata.obs[batch_key]
+    if col.isna().any():
+        raise ValueError(
+            f"adata.obs[{batch_key!r}] has {int(col.isna().sum())} missing values; every cell "
+            "needs a batch."
+        )
+    return col
+
+
+def batch_categories(adata: AnnData, batch_key: str) -> list[str]:
+    """The batches present in ``adata.obs[batch_key]``, in category (sorted) order."""
+    cat = pd.Categorical(batch_column(adata, batch_key)).remove_unused_categories()
+    return [str(c) for c in cat.categories]
+
+
+def batch_codes(adata: AnnData, batch_key: str, categories: list[str]) -> np.ndarray:
+    """Integer code of each cell's batch among ``categories``; raises on an unseen batch."""
+    values = batch_column(adata, batch_key).astype(str).to_numpy()
+    codes = pd.Index(categories).get_indexer(values)
+    if (codes < 0).any():
+        unseen = sorted(set(values[codes < 0]))
+        raise ValueError(
+            f"adata.obs[{batch_key!r}] holds batches the model was not trained on: "
+            f"{', '.join(map(repr, unseen[:5]))}{' ...' if len(unseen) > 5 else ''} "
+            f"(trained on: {', '.join(map(repr, categories))}). A batch-aware model can only "
+            "embed cells of its training batches; train on all batches together."
+        )
+    return codes.astype(np.int64)
+
+
+@dataclass
+class InputState:
+    """How model input is made from an AnnData, fitted on the training cells.
+
+    Attributes
+    ----------
+    var_names
+        The genes of the model input, in model order (after ``mask_var`` and after leaving
+        out genes without counts).
+    layer
+        Layer of the raw counts (None: ``X``).
+    library_reference
+        Library size (counts per cell) of size factor 1: the median library size of the
+        training cells, or ``target_sum``.
+    mean, std
+        Per-group, per-gene z-score statistics of log1p(counts / size factor),
+        n_groups x n_genes, float32 (one group unless scaling within batches).
+    max_value
+        Clip of the z-scores; None: no clipping.
+    batch_key, batch_categories
+        ``adata.obs`` column of batches and the training batches (None without batches).
+    scale_by_batch
+        z-score within each batch (DESC's ``scale_bygroup``).
+    batch_covariate
+        The batch enters the network as a one-hot covariate (batch-aware scDeepCluster).
+    """
+
+    var_names: np.ndarray
+    layer: str | None
+    library_reference: float
+    mean: np.ndarray
+    std: np.ndarray
+    max_value: float | None = None
+    batch_key: str | None = None
+    batch_categories: list[str] | None = None
+    scale_by_batch: bool = False
+    batch_covariate: bool = False
+
+    @property
+    def n_genes(self) -> int:  # noqa: D102
+        return len(self.var_names)
+
+    @property
+    def n_covariates(self) -> int:
+        """Width of the one-hot batch covariate (0 without one)."""
+        return len(self.batch_categories) if self.batch_covariate else 0
+
+    @classmethod
+    def fit(
+        cls,
+        adata: AnnData,
+        *,
+        layer: str | None,
+        mask_var=None,
+        target_sum: float | None = None,
+        batch_key: str | None = None,
+        max_value: float | None = None,
+        scale_by_batch: bool = False,
+        batch_covariate: bool = False,
+    ) -> tuple[InputState, _data.PreparedData]:
+        """Validate the counts, select genes, fit the statistics. Returns the state and data.
+
+        Raises (before any training) the errors of :mod:`scdeepclust.data.validation`, and
+        KeyError / ValueError for a missing ``batch_key`` column or missing batch values.
+        """
+        counts = validation.get_counts(adata, layer)
+        mask = validation.resolve_mask_var(adata, mask_var)
+        counts, mask = validation.select_genes(counts, mask)
+        if max_value is not None and not max_value > 0:
+            raise ValueError(f"max_value must be positive or None, found {max_value}.")
+        categories = None if batch_key is None else batch_categories(adata, batch_key)
+        codes = None if batch_key is None else batch_codes(adata, batch_key, categories)
+        scale_by_batch = scale_by_batch and codes is not None
+        batch_covariate = batch_covariate and codes is not None
+        prepared = _data.prepare(
+            counts,
+            target_sum=target_sum,
+            group_codes=codes if scale_by_batch else None,
+            n_groups=len(categories) if scale_by_batch else 1,
+            max_value=max_value,
+            covariate_codes=codes if batch_covariate else None,
+            n_covariates=len(categories) if batch_covariate else 0,
+        )
+        state = cls(
+            var_names=np.asarray(adata.var_names[mask], dtype=str),
+            layer=layer,
+            library_reference=prepared.library_reference,
+            mean=prepared.mean,
+            std=prepared.std,
+            max_value=max_value,
+            batch_key=batch_key,
+            batch_categories=categories,
+            scale_by_batch=scale_by_batch,
+            batch_covariate=batch_covariate,
+        )
+        return state, prepared
+
+    def gene_index(self, adata: AnnData) -> np.ndarray:
+        """Positions of the model's genes in ``adata.var_names``.
+
+        Extra genes are ignored and reordered genes aligned; raises KeyError naming the
+        missing genes, ValueError if ``adata.var_names`` are not unique.
+        """
+        names = pd.Index(adata.var_names)
+        if not names.is_unique:
+            raise ValueError(
+                "adata.var_names are not unique, so genes cannot be matched to the model's; "
+                "call `adata.var_names_make_unique()` first."
+            )
+        index = names.get_indexer(self.var_names)
+        missing = self.var_names[index < 0]
+        if missing.size:
+            raise KeyError(
+                f"{missing.size} of the model's {self.n_genes} genes are missing from "
+                f"adata.var_names: {', '.join(map(repr, missing[:10].tolist()))}"
+                f"{' ...' if missing.size > 10 else ''}. Pass data with every training gene "
+                "(extra genes are ignored, order does not matter)."
+            )
+        return index
+
+    def transform(self, adata: AnnData) -> _data.PreparedData:
+        """Prepare new cells with the fitted statistics (genes aligned by ``var_names``)."""
+        index = self.gene_index(adata)
+        counts = validation.get_counts(adata, self.layer)[:, index].tocsr()
+        validation.check_cells_have_counts(counts, selected=True)
+        codes = (
+            None
+            if self.batch_key is None
+            else batch_codes(adata, self.batch_key, self.batch_categories)
+        )
+        return _data.apply_preparation(
+            counts,
+            library_reference=self.library_reference,
+            mean=self.mean,
+            std=self.std,
+            group_codes=codes if self.scale_by_batch else None,
+            max_value=self.max_value,
+            covariate_codes=codes if self.batch_covariate else None,
+            n_covariates=self.n_covariates,
+        )
+
+    # --- plain-value form for saving (JSON for scalars, arrays kept as arrays) ---
+
+    def to_plain(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-safe fields and the arrays (``mean``, ``std``) to store beside them."""
+        fields = {
+            "var_names": self.var_names.tolist(),
+            "layer": self.layer,
+            "library_reference": self.library_reference,
+            "max_value": self.max_value,
+            "batch_key": self.batch_key,
+            "batch_categories": self.batch_categories,
+            "scale_by_batch": self.scale_by_batch,
+            "batch_covariate": self.batch_covariate,
+        }
+        return fields, {"mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_plain(cls, fields: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
+        """Inverse of :meth:`to_plain`."""
+        return cls(
+            var_names=np.asarray(fields["var_names"], dtype=str),
+            layer=fields["layer"],
+            library_reference=float(fields["library_reference"]),
+            mean=np.asarray(arrays["mean"], dtype=np.float32),
+            std=np.asarray(arrays["std"], dtype=np.float32),
+            max_value=fields["max_value"],
+            batch_key=fields["batch_key"],
+            batch_categories=fields["batch_categories"],
+            scale_by_batch=bool(fields["scale_by_batch"]),
+            batch_covariate=bool(fields["batch_covariate"]),
+        )

@@ -1,0 +1,41 @@
+"""Model objects that outlive a call: fit, predict new cells, save, load.
+
+``SCDCC`` and ``DESC`` hold a config (:class:`SCDCCConfig`, :class:`DESCConfig`), the fitted
+input state and the trained torch modules; :func:`scdeepclust.tl.scdcc` and
+:func:`scdeepclust.tl.desc` are thin wrappers over them. :func:`load` opens a saved folder of
+either method.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ._base import FORMAT_VERSION, BaseModel, ModelFormatError, read_meta
+from ._config import DESCConfig, SCDCCConfig
+from ._desc import DESC
+from ._scdcc import SCDCC
+
+__all__ = [
+    "SCDCC",
+    "DESC",
+    "SCDCCConfig",
+    "DESCConfig",
+    "ModelFormatError",
+    "FORMAT_VERSION",
+    "load",
+]
+
+
+def load(dir_path: str | os.PathLike, device=None) -> BaseModel:
+    """Load a saved :class:`SCDCC` or :class:`DESC` model (whichever the folder holds).
+
+    Raises
+    ------
+    FileNotFoundError, ModelFormatError
+        See :meth:`BaseModel.load`.
+    """
+    tool = read_meta(dir_path)["tool"]
+    classes = {cls.tool: cls for cls in (SCDCC, DESC)}
+    if tool not in classes:
+        raise ModelFormatError(f"{dir_path} holds an unknown model type {tool!r}.")
+    return classes[tool].load(dir_path, device=device)

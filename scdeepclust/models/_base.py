@@ -1,0 +1,347 @@
+"""What every model shares: predict / embed new cells, save and load (scvi-tools style).
+
+On disk a model is a folder with three files, none of them a pickle:
+
+``model.json``
+    Format name and version, the tool, the package version, the config, the fitted input
+    state (``var_names``, size-factor reference, batch categories, ...), the trained runs
+    (output key, k, layer widths) and the training summary of each run.
+``state.npz``
+    The per-gene (per-batch) mean and std of the input scaling (``allow_pickle=False``).
+``weights.pt``
+    The weights as a plain ``state_dict`` of tensors (``torch.load(..., weights_only=True)``);
+    with several runs (DESC at several resolutions) each key is prefixed by ``<run key>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from anndata import AnnData
+
+from ..data import results as _results
+from ..data.state import InputState
+from ..module.engine import embed, soft_assignments
+from ..module.modules import ClusteringHead, DeepClusterModel
+
+#: Name of the format written into ``model.json`` (a folder of another tool lacks it).
+FORMAT = "scdeepclust-model"
+#: Version of the folder layout; loading a folder of a newer version is refused.
+FORMAT_VERSION = 1
+_FILES = {"json": "model.json", "arrays": "state.npz", "weights": "weights.pt"}
+
+
+class ModelFormatError(ValueError):
+    """A saved model folder cannot be read: missing, corrupt, foreign or too new."""
+
+
+def json_safe(value: Any) -> Any:
+    """Numbers, strings, lists and dicts only (numpy scalars and arrays converted)."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class BaseModel:
+    """A trained deep clustering model: config, fitted input state and one module per run."""
+
+    #: Tool name written into the saved folder.
+    tool: ClassVar[str] = ""
+    #: Config dataclass of the method.
+    config_class: ClassVar[type]
+
+    def __init__(self, **params: Any):
+        self.config = self.config_class(**params).validate()
+        self.state_: InputState | None = None
+        self.modules_: dict[str, DeepClusterModel] = {}
+        self.runs_: list[dict[str, Any]] = []
+        self.results_: list[_results.MethodResult] = []
+        self.summary_: dict[str, dict[str, Any]] = {}
+
+    def __repr__(self) -> str:
+        fitted = (
+            f"fitted on {self.state_.n_genes} genes, runs {', '.join(self.modules_)}"
+            if self.is_fitted
+            else "not fitted"
+        )
+        return f"{type(self).__name__}({fitted})"
+
+    @property
+    def is_fitted(self) -> bool:
+        """True once :meth:`fit` has run (or the model was loaded)."""
+        return self.state_ is not None and bool(self.modules_)
+
+    @property
+    def keys(self) -> list[str]:
+        """Output key of each trained run (the names of the ``obs`` / ``obsm`` slots)."""
+        return list(self.modules_)
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise RuntimeError(
+                f"This {type(self).__name__} is not fitted; call `.fit(adata)` first or "
+                f"load a saved one with `{type(self).__name__}.load(dir)`."
+            )
+
+    def _device(self) -> torch.device:
+        return next(iter(self.modules_.values())).encoder.net[0].weight.device
+
+    def _outputs(self, adata: AnnData) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Embedding and q of the cells of ``adata`` from every run."""
+        self._check_fitted()
+        data = self.state_.transform(adata).to(self._device())
+        out = {}
+        for key, module in self.modules_.items():
+            z = embed(module, data)
+            out[key] = (z.cpu().numpy(), soft_assignments(module, z).cpu().numpy())
+        return out
+
+    def get_latent_representation(self, adata: AnnData, key: str | None = None) -> np.ndarray:
+        """Embedding of the cells of ``adata``, n_obs x latent_dim, float32.
+
+        ``adata`` needs the model's genes (found by ``var_names``; extra genes ignored,
+        order free) with raw counts in the training ``layer``, and, for a model trained with
+        ``batch_key``, a batch column with training batches only. ``key`` selects the run
+        (DESC at several resolutions); None: the first.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        KeyError
+            If genes, the layer or the batch column are missing, or ``key`` is unknown.
+        ValueError
+            For counts that are not raw counts, cells without counts or unseen batches.
+        """
+        self._check_fitted()
+        key = self.keys[0] if key is None else key
+        if key not in self.modules_:
+            raise KeyError(f"No run {key!r}; this model has {', '.join(map(repr, self.keys))}.")
+        return self._outputs(adata)[key][0]
+
+    def predict(self, adata: AnnData, *, copy: bool = False) -> AnnData | None:
+        """Embed and cluster the cells of ``adata`` with the trained model.
+
+        Writes, for each run ``key`` (``model.keys``), the same slots as the tool:
+        ``obsm['X_' + key]`` (embedding, n_obs x latent_dim), ``obs[key]`` (argmax of q,
+        categories ``'0'..'k-1'`` of the training clusters), ``obsm[key + '_q']`` (soft
+        assignments, n_obs x k), and ``uns[key]`` with ``params``, ``cluster_centers``,
+        ``version`` and ``predicted=True``. On the training cells the labels are those of
+        the fit. Nothing is written if a check fails (see
+        :meth:`get_latent_representation` for the requirements and errors).
+
+        Returns
+        -------
+        None, or the new AnnData with ``copy=True``.
+        """
+        from .. import __version__
+
+        outputs = self._outputs(adata)
+        target = _results.output_target(adata, copy)
+        for key, (z, q) in outputs.items():
+            _results.write_assignments(target, key, z, q)
+            target.uns[key] = _results.to_uns(
+                {
+                    "params": self.summary_.get(key, {}).get("params", {}),
+                    "cluster_centers": self.modules_[key].head.centers.detach().cpu().numpy(),
+                    "version": __version__,
+                    "predicted": True,
+                }
+            )
+        return target if copy else None
+
+    # --- building modules (per method) ---
+
+    def _build_module(self, run: Mapping[str, Any]) -> DeepClusterModel:
+        """An untrained module of ``run``'s architecture, with a clustering head of k centres."""
+        raise NotImplementedError
+
+    def _with_head(self, module: DeepClusterModel, run: Mapping[str, Any]) -> DeepClusterModel:
+        latent = run["latent_dim"]
+        module.head = ClusteringHead(torch.zeros(run["n_clusters"], latent), self.config.alpha)
+        return module
+
+    # --- save / load ---
+
+    def save(self, dir_path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Save the fitted model into the folder ``dir_path`` (created; see module docs).
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        FileExistsError
+            If ``dir_path`` exists and ``overwrite`` is False.
+        """
+        from .. import __version__
+
+        self._check_fitted()
+        path = Path(dir_path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(
+                f"{path} exists; pass overwrite=True to replace it, or choose another folder."
+            )
+        fields, arrays = self.state_.to_plain()
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "tool": self.tool,
+            "scdeepclust_version": __version__,
+            "config": self.config.to_dict(),
+            "state": fields,
+            "runs": self.runs_,
+            "summary": self.summary_,
+        }
+        weights = {
+            f"{key}/{name}": t.detach().cpu()
+            for key, module in self.modules_.items()
+            for name, t in module.state_dict().items()
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            (tmp / _FILES["json"]).write_text(json.dumps(json_safe(meta), indent=1))
+            np.savez(tmp / _FILES["arrays"], **arrays)
+            torch.save(weights, tmp / _FILES["weights"])
+            if path.exists():
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, dir_path: str | os.PathLike, device: str | torch.device | None = None):
+        """Load a model saved by :meth:`save`; ``device`` overrides the saved one.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``dir_path`` does not exist.
+        scdeepclust.models.ModelFormatError
+            (a ``ValueError``) if the folder is not a scdeepclust model (another tool's, or
+            files missing), is corrupt, holds a pickled payload instead of plain tensors,
+            was written by a newer format version, or holds the other method.
+        """
+        meta = read_meta(dir_path)
+        if meta["tool"] != cls.tool:
+            raise ModelFormatError(
+                f"{dir_path} holds a {meta['tool']!r} model, not {cls.tool!r}; load it with "
+                "`scdeepclust.models.load(dir)`."
+            )
+        config = dict(meta["config"])
+        if device is not None:
+            config["device"] = str(device)
+        try:
+            model = cls(**config)
+            model.state_ = InputState.from_plain(meta["state"], _read_arrays(Path(dir_path)))
+            model.runs_ = list(meta["runs"])
+            model.summary_ = dict(meta["summary"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFormatError(f"{dir_path}: model.json is inconsistent ({err}).") from err
+        weights = _read_weights(Path(dir_path), model.config.torch_device())
+        for run in model.runs_:
+            module = model._with_head(model._build_module(run), run)
+            prefix = f"{run['key']}/"
+            own = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+            try:
+                module.load_state_dict(own, strict=True)
+            except RuntimeError as err:
+                raise ModelFormatError(
+                    f"{dir_path}: the weights do not fit the saved architecture ({err})."
+                ) from err
+            module.to(model.config.torch_device()).eval()
+            model.modules_[run["key"]] = module
+        return model
+
+
+def read_meta(dir_path: str | os.PathLike) -> dict[str, Any]:
+    """The checked contents of ``model.json`` of a saved model folder."""
+    path = Path(dir_path)
+    if not path.exists():
+        raise FileNotFoundError(f"No model folder at {path}.")
+    meta_file = path / _FILES["json"]
+    if not path.is_dir() or not meta_file.is_file():
+        raise ModelFormatError(
+            f"{path} is not a scdeepclust model folder (no {_FILES['json']}); save one with "
+            "`model.save(dir)` or `scdeepclust scdcc ... --save-model DIR`."
+        )
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFormatError(f"{meta_file} is corrupt (not valid JSON: {err}).") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFormatError(
+            f"{meta_file} was not written by scdeepclust (no format {FORMAT!r}); it looks like "
+            "another tool's folder."
+        )
+    version = meta.get("format_version")
+    if not isinstance(version, int):
+        raise ModelFormatError(f"{meta_file} is corrupt (format_version {version!r}).")
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{path} was saved in model format version {version} by scdeepclust "
+            f"{meta.get('scdeepclust_version', '?')}; this scdeepclust reads up to version "
+            f"{FORMAT_VERSION}. Upgrade scdeepclust to load it."
+        )
+    missing = [k for k in ("tool", "config", "state", "runs", "summary") if k not in meta]
+    if missing:
+        raise ModelFormatError(f"{meta_file} is corrupt (missing {', '.join(missing)}).")
+    return meta
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path / _FILES["arrays"], allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError as err:
+        raise ModelFormatError(f"{path} lacks {_FILES['arrays']}.") from err
+    except (ValueError, OSError, EOFError) as err:
+        raise ModelFormatError(f"{path / _FILES['arrays']} is corrupt ({err}).") from err
+
+
+def _read_weights(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
+    file = path / _FILES["weights"]
+    if not file.is_file():
+        raise ModelFormatError(f"{path} lacks {_FILES['weights']}.")
+    try:
+        weights = torch.load(file, map_location=device, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
+        raise ModelFormatError(
+            f"{file} is not a plain state_dict of tensors (corrupt, or a pickled object "
+            f"that weights_only loading refuses): {type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}"
+        ) from err
+    if not isinstance(weights, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+    ):
+        raise ModelFormatError(f"{file} is not a plain state_dict of tensors.")
+    return weights
+
+
+def summarise(result) -> dict[str, Any]:
+    """The JSON-safe training record of a run (no per-cell arrays)."""
+    extra = {k: v for k, v in (result.extra or {}).items() if k not in ("init_labels",)}
+    return json_safe(
+        {
+            "params": dict(result.params),
+            "n_epochs": dict(result.n_epochs),
+            "converged": bool(result.converged),
+            **extra,
+        }
+    )

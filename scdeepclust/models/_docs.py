@@ -1,0 +1,101 @@
+"""Parameter documentation shared by the tools and models, written once (scanpy's ``_doc_params``).
+
+Placeholders such as ``{doc_layer}`` in a docstring are replaced by :func:`doc_params`; each
+block starts at the parameter name and indents its lines for a numpydoc ``Parameters``
+section at 4 spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+doc_layer = """\
+layer
+        Layer holding the raw counts (non-negative integers, n_obs x n_vars, dense or
+        sparse). None reads ``adata.X``."""
+
+doc_mask_var = """\
+mask_var
+        Genes to use: a boolean array of length n_vars or an ``adata.var`` column name such
+        as ``"highly_variable"``. None: all genes. Genes with zero counts in every cell are
+        left out (logged)."""
+
+doc_n_neighbors = """\
+n_neighbors
+        Neighbours of the kNN graph for Leiden (exact kNN, scikit-learn)."""
+
+doc_alpha = """\
+alpha
+        Degrees of freedom of the Student-t kernel of the soft assignment q."""
+
+doc_update_tol = """\
+update_interval
+        Epochs between refreshes of the target distribution p (computed from all cells).
+    tol
+        The clustering stage stops when less than this fraction of cells changed label since
+        the previous refresh of p."""
+
+doc_runtime = """\
+random_state
+        Seed of everything the call does (weights, noise, minibatch order, k-means, Leiden);
+        the caller's global random state is left alone. None means 0. The same seed on the
+        same device gives the same labels.
+    device
+        "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", "mps", or a
+        ``torch.device``.
+    precision
+        ``"float32"`` (default) or ``"bfloat16"``: the training matrix products in bfloat16
+        under :func:`torch.autocast` (losses, q and every output stay float32). Faster on a
+        CPU with AVX512-BF16 or AMX and on recent GPUs (10X PBMC scdcc pretraining: 0.50 vs
+        0.60-0.73 s per epoch on 2 cores); not the default because its effect on ARI has not
+        been measured over seeds on all shared datasets."""
+
+doc_progress_bar = """\
+progress_bar
+        One tqdm bar per stage; None shows them when stderr is a terminal."""
+
+doc_copy = """\
+copy
+        Return a new AnnData instead of writing into ``adata``."""
+
+doc_diagnostics = """\
+Diagnostics (no labels needed): ``n_steps`` (optimizer steps per stage),
+        ``stopped_by`` per stage (``'converged'``: the ``tol`` rule, ``'plateau'``: early
+        stop, ``'cap'``: the epoch budget ran out), ``label_change`` (fraction of cells
+        whose label changed at each refresh of p, float32), ``init_labels`` (the labels the
+        centres were initialised from, int32, length n_obs) and ``n_clusters_init``."""
+
+doc_diverged = """\
+scdeepclust.TrainingDivergedError
+        (a ``RuntimeError``) if a loss becomes NaN or infinite; ``adata`` is left unchanged."""
+
+doc_model_methods = """\
+The model keeps everything needed to embed and cluster new cells: the fitted input
+    state (genes by ``var_names``, the size-factor reference, the per-gene (per-batch) mean
+    and std, the batch categories), the config and the trained weights. ``fit`` trains,
+    ``predict`` writes the embedding, labels and q of any cells, ``save`` / ``load`` keep it
+    in a folder (weights as a plain ``state_dict``, everything else JSON / ``.npz``; no
+    pickles)."""
+
+BLOCKS = {name: value for name, value in globals().items() if name.startswith("doc_")}
+
+
+def doc_params(**blocks: str) -> Callable[[T], T]:
+    """Replace ``{name}`` placeholders of the decorated object's docstring by ``blocks``."""
+
+    def decorate(obj: T) -> T:
+        doc = obj.__doc__ or ""
+        for name, text in blocks.items():
+            doc = doc.replace("{" + name + "}", text)
+        obj.__doc__ = doc
+        return obj
+
+    return decorate
+
+
+def shared_docs(obj: T) -> T:
+    """Fill every shared block of this module into ``obj``'s docstring."""
+    return doc_params(**BLOCKS)(obj)

@@ -1,0 +1,145 @@
+"""The method-independent steps of a fit: centre initialisation, diagnostics, final outputs.
+
+Both models are: prepare the input -> pretrain an autoencoder -> initialise centres on the
+embedding -> self-training clustering stage -> final embedding and q. This module holds every
+step that does not depend on the method.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.init import kmeans_centers, leiden_centers
+from ..data.results import MethodResult
+from ..module.data import DeviceData
+from ..module.engine import SelfTraining, StageResult, embed, soft_assignments
+from ..module.modules import ClusteringHead, DeepClusterModel
+
+logger = logging.getLogger("scdeepclust")
+
+
+@dataclass
+class Timer:
+    """Wall seconds per named stage."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, start: float) -> None:  # noqa: D102
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def initial_clusters(
+    z: np.ndarray,
+    *,
+    n_clusters: int | None,
+    resolution: float,
+    n_neighbors: int,
+    random_state: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and labels: k-means (n_init 20) when ``n_clusters`` is given, else Leiden."""
+    if n_clusters is not None:
+        return kmeans_centers(z, n_clusters, random_state)
+    return leiden_centers(z, resolution, n_neighbors, random_state)
+
+
+def init_head(
+    model: DeepClusterModel,
+    data: DeviceData,
+    *,
+    n_clusters: int | None,
+    resolution: float,
+    n_neighbors: int,
+    alpha: float,
+    random_state: int,
+    timer: Timer,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embed all cells, initialise the centres (k-means or Leiden) and attach the head.
+
+    Returns the centres (k x latent_dim) and the initial labels (n_obs); the wall time is
+    added to ``timer`` as ``"init"``.
+    """
+    start = time.perf_counter()
+    centers, labels = initial_clusters(
+        final_outputs_embedding(model, data),
+        n_clusters=n_clusters,
+        resolution=resolution,
+        n_neighbors=n_neighbors,
+        random_state=random_state,
+    )
+    attach_head(model, centers, alpha, data.device)
+    timer.add("init", start)
+    return centers, labels
+
+
+def attach_head(
+    model: DeepClusterModel, centers: np.ndarray, alpha: float, device: torch.device
+) -> None:
+    """Give ``model`` a clustering head initialised at ``centers``."""
+    model.head = ClusteringHead(torch.from_numpy(centers), alpha).to(device)
+
+
+def final_outputs_embedding(model: DeepClusterModel, data: DeviceData) -> np.ndarray:
+    """Clean embedding of all cells as a numpy array, n_obs x latent_dim."""
+    return embed(model, data).cpu().numpy()
+
+
+def final_outputs(model: DeepClusterModel, data: DeviceData) -> tuple[np.ndarray, np.ndarray]:
+    """Embedding and soft assignments q of all cells from the final weights."""
+    z = embed(model, data)
+    q = soft_assignments(model, z)
+    return z.cpu().numpy(), q.cpu().numpy()
+
+
+def self_training(
+    model: DeepClusterModel,
+    data: DeviceData,
+    init_labels: np.ndarray,
+    *,
+    update_interval: int,
+    tol: float,
+) -> SelfTraining:
+    """The target-distribution hook of the clustering stage."""
+    return SelfTraining(model, data, init_labels, update_interval, tol)
+
+
+def diagnostics(
+    stages: Mapping[str, StageResult], target: SelfTraining, init_labels: np.ndarray
+) -> dict[str, Any]:
+    """What explains a run, for ``uns[key]`` (no labels-based metric: users have no labels).
+
+    ``n_steps`` and ``stopped_by`` per stage (``"converged"``: the tol rule, ``"plateau"``:
+    early stop, ``"cap"``: the epoch budget ran out; multi-phase stages list each phase),
+    ``label_change``: the fraction of cells whose label changed at each refresh of the target
+    distribution (the first against the initial labels), and ``init_labels``: the labels the
+    centres were initialised from (int32, n_obs).
+    """
+    return {
+        "n_steps": {name: int(r.n_steps) for name, r in stages.items()},
+        "stopped_by": {name: r.stopped_by for name, r in stages.items()},
+        "label_change": np.asarray(target.delta, dtype=np.float32),
+        "init_labels": np.asarray(init_labels, dtype=np.int32),
+    }
+
+
+def collect(
+    key: str,
+    model: DeepClusterModel,
+    data: DeviceData,
+    *,
+    params: Mapping[str, Any],
+    history: Mapping[str, Mapping[str, np.ndarray]],
+    n_epochs: Mapping[str, int],
+    converged: bool,
+    extra: Mapping[str, Any] | None = None,
+) -> MethodResult:
+    """Final embedding and q of all cells from the trained model, with the run's records."""
+    z, q = final_outputs(model, data)
+    centers = model.head.centers.detach().cpu().numpy()
+    return MethodResult(key, z, q, centers, params, history, n_epochs, converged, extra)
