@@ -1,0 +1,275 @@
+"""The ``scdeepclust`` command line: cluster an ``.h5ad`` from a shell, save and reuse models.
+
+Subcommands ``scdcc`` and ``desc`` (one option per parameter of the tool, generated from the
+method's config so that nothing can be missing) and ``predict``. Bad input gives one line on
+stderr and exit status 2; outputs are written atomically and never overwritten without
+``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import os
+import re
+import sys
+import tempfile
+import types
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+#: Exit status for bad input (as argparse uses for bad options).
+EXIT_USAGE = 2
+
+#: Parameters of the tools that are not options of the CLI (``copy`` has no meaning there).
+_NOT_OPTIONS = {"adata", "copy", "progress_bar", "must_link", "cannot_link", "mask_var"}
+
+
+class CLIError(Exception):
+    """Bad input found by the command line itself (one line, exit status 2)."""
+
+
+def _param_help(func: Callable) -> dict[str, str]:
+    """First sentence of each parameter's description in a numpydoc docstring."""
+    doc = inspect.getdoc(func) or ""
+    section = doc.split("Parameters\n----------\n", 1)[-1].split("\nReturns\n", 1)[0]
+    helps: dict[str, str] = {}
+    for match in re.finditer(r"^(\w[\w, ]*)\n((?:    .*\n?|\n)+)", section, re.MULTILINE):
+        text = " ".join(match.group(2).split()).replace("``", "")
+        sentence = re.split(r"(?<=\.)\s(?=[A-Z])", text, maxsplit=1)[0]
+        for name in match.group(1).split(","):
+            helps[name.strip()] = sentence.replace("%", "%%")
+    return helps
+
+
+def _none_or(kind: type) -> Callable[[str], Any]:
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its errors
+    return parse
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, found {text!r}")
+
+
+def _scalar_type(annotation: Any) -> tuple[type, bool, bool]:
+    """(scalar type, accepts None, is a sequence) of a config field annotation."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        optional = type(None) in args
+        rest = [a for a in args if a is not type(None)]
+        kinds = [_scalar_type(a) for a in rest]
+        sequence = any(k[2] for k in kinds)
+        scalar = next((k[0] for k in kinds if k[0] in (bool, int, float)), str)
+        return scalar, optional or any(k[1] for k in kinds), sequence
+    if origin is tuple:
+        return args[0], False, True
+    return (annotation if annotation in (bool, int, float) else str), False, False
+
+
+def _add_config_options(parser: argparse.ArgumentParser, config_class, tool: Callable) -> None:
+    helps = _param_help(tool)
+    hints = typing.get_type_hints(config_class)
+    for f in dataclasses.fields(config_class):
+        kind, optional, sequence = _scalar_type(hints[f.name])
+        flag = "--seed" if f.name == "random_state" else "--" + f.name.replace("_", "-")
+        extra = ["--random-state"] if f.name == "random_state" else []
+        kind = _bool if kind is bool else kind
+        parse = _none_or(kind) if optional else kind
+        default = list(f.default) if isinstance(f.default, tuple) else f.default
+        shown = " ".join(map(str, default)) if isinstance(default, list) else default
+        parser.add_argument(
+            flag,
+            *extra,
+            dest=f.name,
+            type=parse,
+            nargs="+" if sequence else None,
+            default=default,
+            metavar=f.name.upper(),
+            help=f"{helps.get(f.name, '')} (default: {shown})".strip(),
+        )
+
+
+def _io_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="IN.h5ad", help="input AnnData file (.h5ad)")
+    parser.add_argument("output", metavar="OUT.h5ad", help="output AnnData file (.h5ad)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite OUT (and the --save-model folder) if they exist (default: refuse)",
+    )
+    parser.add_argument(
+        "--no-progress",
+        dest="progress_bar",
+        action="store_false",
+        default=None,
+        help="no progress bars (default: shown when stderr is a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``scdeepclust`` with its three subcommands."""
+    from . import __version__, tl
+    from .models import DESCConfig, SCDCCConfig
+
+    parser = argparse.ArgumentParser(
+        prog="scdeepclust",
+        description="Deep embedded clustering of single-cell RNA-seq counts in .h5ad files.",
+    )
+    parser.add_argument("--version", action="version", version=f"scdeepclust {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, config_class, tool, summary in (
+        ("scdcc", SCDCCConfig, tl.scdcc, "cluster with scDCC / scDeepCluster (ZINB autoencoder)"),
+        ("desc", DESCConfig, tl.desc, "cluster with DESC (at one or several resolutions)"),
+    ):
+        first_line = (inspect.getdoc(tool) or "").split("\n")[0]
+        p = sub.add_parser(name, help=summary, description=first_line)
+        _io_options(p)
+        p.add_argument(
+            "--mask-var",
+            default=None,
+            metavar="COLUMN",
+            help="boolean adata.var column of the genes to use, e.g. highly_variable "
+            "(default: all genes)",
+        )
+        p.add_argument(
+            "--save-model",
+            default=None,
+            metavar="DIR",
+            help="save the trained model into this folder, for `scdeepclust predict` "
+            "(default: not saved)",
+        )
+        _add_config_options(p, config_class, tool)
+        p.set_defaults(run=_run_tool, tool=name)
+    p = sub.add_parser(
+        "predict",
+        help="embed and cluster new cells with a saved model",
+        description="Embed and cluster the cells of IN.h5ad with a model saved by "
+        "`scdeepclust scdcc|desc --save-model DIR`; writes the same slots as the tool.",
+    )
+    p.add_argument("model", metavar="MODEL_DIR", help="folder of a saved model")
+    _io_options(p)
+    p.add_argument(
+        "--device",
+        default=None,
+        help="device to run on: auto, cpu, cuda, cuda:1, mps (default: the saved one)",
+    )
+    p.set_defaults(run=_run_predict)
+    return parser
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    src, dst = Path(args.input), Path(args.output)
+    if not src.is_file():
+        raise CLIError(f"input file {src} does not exist.")
+    if dst.exists() and not args.force:
+        raise CLIError(f"output file {dst} exists; pass --force to overwrite it.")
+    if dst.resolve() == src.resolve():
+        raise CLIError("OUT is the input file; write the results to a new file.")
+    if not dst.parent.resolve().is_dir():
+        raise CLIError(f"the folder of the output file, {dst.parent}, does not exist.")
+    save = getattr(args, "save_model", None)
+    if save and Path(save).exists() and not args.force:
+        raise CLIError(f"model folder {save} exists; pass --force to overwrite it.")
+
+
+def _read(path: str):
+    import anndata as ad
+
+    try:
+        return ad.read_h5ad(path)
+    except Exception as err:  # noqa: BLE001 - h5py/anndata raise many types for a bad file
+        raise CLIError(f"cannot read {path} as an AnnData .h5ad file ({err}).") from err
+
+
+def write_atomic(adata, path: str | os.PathLike) -> None:
+    """Write ``adata`` to ``path`` through a temporary file in the same folder, then rename."""
+    dst = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.h5ad", dir=dst.parent)
+    os.close(fd)
+    try:
+        adata.write_h5ad(tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _config_values(args: argparse.Namespace, config_class) -> dict[str, Any]:
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)}
+    for name, value in values.items():
+        if isinstance(value, list) and None in value:
+            values[name] = None
+        elif isinstance(value, list):
+            values[name] = value[0] if name == "resolution" and len(value) == 1 else tuple(value)
+    return values
+
+
+def _run_tool(args: argparse.Namespace) -> None:
+    from .data.results import write
+    from .models import DESC, SCDCC
+
+    model_class = {"scdcc": SCDCC, "desc": DESC}[args.tool]
+    _check_paths(args)
+    model = model_class(**_config_values(args, model_class.config_class))
+    adata = _read(args.input)
+    model.fit(adata, mask_var=args.mask_var, progress_bar=args.progress_bar)
+    write(adata, False, model.results_)
+    if args.save_model:
+        model.save(args.save_model, overwrite=args.force)
+    write_atomic(adata, args.output)
+    _report(model, args.output)
+
+
+def _run_predict(args: argparse.Namespace) -> None:
+    from .models import load
+
+    _check_paths(args)
+    model = load(args.model, device=args.device)
+    adata = _read(args.input)
+    model.predict(adata)
+    write_atomic(adata, args.output)
+    _report(model, args.output)
+
+
+def _report(model, output: str) -> None:
+    keys = ", ".join(f"obs[{k!r}]" for k in model.keys)
+    print(f"scdeepclust: wrote {output} ({keys}, obsm['X_<key>'], obsm['<key>_q'])")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0, or 2 for bad input)."""
+    from .models import ModelFormatError
+    from .module.engine import TrainingDivergedError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (CLIError, ModelFormatError, TrainingDivergedError) as err:
+        return _fail(parser, str(err))
+    except (KeyError, ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+        return _fail(parser, str(err.args[0]) if err.args else repr(err))
+    except KeyboardInterrupt:
+        print("scdeepclust: interrupted; no output written.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _fail(parser: argparse.ArgumentParser, message: str) -> int:
+    print(f"{parser.prog}: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

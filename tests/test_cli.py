@@ -1,0 +1,124 @@
+"""The ``scdeepclust`` command line: subcommands, atomic outputs, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import anndata as ad
+import numpy as np
+import pytest
+
+from scdeepclust import cli
+from scdeepclust.models import DESCConfig, SCDCCConfig
+
+FAST = ["--pretrain-epochs", "3", "--max-epochs", "3", "--hidden-dims", "16", "--latent-dim", "4"]
+
+
+@pytest.fixture
+def h5ad(tmp_path, synthetic_adata):
+    path = tmp_path / "in.h5ad"
+    synthetic_adata.write_h5ad(path)
+    return path
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err  # one line, no traceback
+    assert err[0].startswith("scdeepclust: error: ")
+    return err[0]
+
+
+def test_scdcc_then_predict_round_trip(tmp_path, h5ad, capsys, torch_single_thread):
+    out, model = tmp_path / "out.h5ad", tmp_path / "model"
+    argv = ["scdcc", str(h5ad), str(out), "--n-clusters", "3", "--save-model", str(model)]
+    assert cli.main(argv + FAST) == 0
+    result = ad.read_h5ad(out)
+    assert result.obs["scdcc"].nunique() <= 3
+    assert result.obsm["X_scdcc"].shape == (result.n_obs, 4)
+    assert result.uns["scdcc"]["params"]["n_clusters"] == 3
+    assert sorted(p.name for p in model.iterdir()) == ["model.json", "state.npz", "weights.pt"]
+
+    pred = tmp_path / "pred.h5ad"
+    assert cli.main(["predict", str(model), str(h5ad), str(pred)]) == 0
+    again = ad.read_h5ad(pred)
+    np.testing.assert_array_equal(again.obs["scdcc"], result.obs["scdcc"])
+    np.testing.assert_array_equal(again.obsm["X_scdcc"], result.obsm["X_scdcc"])
+    assert "wrote" in capsys.readouterr().out
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left behind
+
+
+def test_desc_several_resolutions(tmp_path, h5ad, torch_single_thread):
+    out = tmp_path / "d.h5ad"
+    argv = ["desc", str(h5ad), str(out), "--resolution", "0.4", "0.8", "--seed", "1"]
+    assert cli.main(argv + ["--pretrain-epochs", "6", "--max-epochs", "3"]) == 0
+    result = ad.read_h5ad(out)
+    assert {"desc_r0.4", "desc_r0.8"} <= set(result.obs.columns)
+    assert result.uns["desc_r0.4"]["params"]["random_state"] == 1
+
+
+def test_existing_output_needs_force(tmp_path, h5ad, capsys, torch_single_thread):
+    out = tmp_path / "out.h5ad"
+    out.write_bytes(b"keep me")
+    argv = ["scdcc", str(h5ad), str(out), "--n-clusters", "3", *FAST]
+    assert cli.main(argv) == 2
+    assert "--force" in _error_line(capsys)
+    assert out.read_bytes() == b"keep me"
+    assert cli.main(argv + ["--force"]) == 0
+    assert ad.read_h5ad(out).obs["scdcc"].size == 240
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--layer", "nope"], "Layer 'nope' not found"),
+        (["--mask-var", "nope"], "not a column of adata.var"),
+        (["--batch-size", "0"], "batch_size must be a positive integer"),
+        (["--n-clusters", "1"], "at least 2 clusters"),
+        (["--precision", "fp8"], "precision must be one of"),
+        (["--batch-key", "nope"], "batch_key='nope'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, h5ad, capsys, extra, needle):
+    out = tmp_path / "out.h5ad"
+    assert cli.main(["scdcc", str(h5ad), str(out), *extra]) == 2
+    assert needle in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_bad_files(tmp_path, h5ad, capsys):
+    assert cli.main(["scdcc", str(tmp_path / "missing.h5ad"), str(tmp_path / "o.h5ad")]) == 2
+    assert "does not exist" in _error_line(capsys)
+    junk = tmp_path / "junk.h5ad"
+    junk.write_text("not hdf5")
+    assert cli.main(["scdcc", str(junk), str(tmp_path / "o.h5ad")]) == 2
+    assert "cannot read" in _error_line(capsys)
+    assert cli.main(["predict", str(tmp_path), str(h5ad), str(tmp_path / "p.h5ad")]) == 2
+    assert "not a scdeepclust model folder" in _error_line(capsys)
+    assert cli.main(["scdcc", str(h5ad), str(h5ad), "--force"]) == 2
+    assert "input file" in _error_line(capsys)
+
+
+def test_help_lists_every_option_with_default(capsys):
+    for name, config in (("scdcc", SCDCCConfig), ("desc", DESCConfig)):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([name, "--help"])
+        assert exit_info.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())
+        for field in config.__dataclass_fields__:
+            flag = "--seed" if field == "random_state" else "--" + field.replace("_", "-")
+            assert flag in text, flag
+        assert text.count("(default:") >= len(config.__dataclass_fields__)
+        assert "--save-model" in text and "--mask-var" in text and "--force" in text
+
+
+def test_console_script_entry_point(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "scdeepclust", "predict", str(tmp_path), "a.h5ad", "b.h5ad"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "does not exist" in done.stderr
