@@ -7,6 +7,8 @@ Namespaces
 ``tl``
     The clustering tools: :func:`scdeepclust.tl.scdcc` (scDCC / scDeepCluster) and
     :func:`scdeepclust.tl.desc` (DESC).
+``pl``
+    Plots, e.g. :func:`scdeepclust.pl.training_history`.
 ``models``
     The trained models behind the tools (fit, predict new cells, save, load).
 ``datasets``
@@ -22,7 +24,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.1.0"
 
-from . import datasets, models, pp, tl  # noqa: E402
+from . import datasets, models, pl, pp, tl  # noqa: E402
 from ._settings import settings  # noqa: E402
 from .models import ModelFormatError  # noqa: E402
 from .module.engine import TrainingDivergedError  # noqa: E402
@@ -30,6 +32,7 @@ from .module.engine import TrainingDivergedError  # noqa: E402
 __all__ = [
     "datasets",
     "models",
+    "pl",
     "pp",
     "tl",
     "settings",

@@ -7,7 +7,6 @@ step that does not depend on the method.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,8 +20,6 @@ from ..data.results import MethodResult
 from ..module.data import DeviceData
 from ..module.engine import SelfTraining, StageResult, embed, soft_assignments
 from ..module.modules import ClusteringHead, DeepClusterModel
-
-logger = logging.getLogger("scdeepclust")
 
 
 @dataclass
