@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -247,9 +248,10 @@ class BaseModel:
         config = dict(meta["config"])
         if device is not None:
             config["device"] = str(device)
+        arrays = _read_arrays(Path(dir_path))
         try:
             model = cls(**config)
-            model.state_ = InputState.from_plain(meta["state"], _read_arrays(Path(dir_path)))
+            model.state_ = InputState.from_plain(meta["state"], arrays)
             model.runs_ = list(meta["runs"])
             model.summary_ = dict(meta["summary"])
         except (KeyError, TypeError, ValueError) as err:
@@ -311,7 +313,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except FileNotFoundError as err:
         raise ModelFormatError(f"{path} lacks {_FILES['arrays']}.") from err
-    except (ValueError, OSError, EOFError) as err:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise ModelFormatError(f"{path / _FILES['arrays']} is corrupt ({err}).") from err
 
 
