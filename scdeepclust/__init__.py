@@ -22,7 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 try:
     __version__ = version("scdeepclust")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.1.0"
+    __version__ = "0.2.0"
 
 from . import datasets, models, pl, pp, tl  # noqa: E402
 from ._settings import settings  # noqa: E402
