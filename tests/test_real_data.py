@@ -110,3 +110,28 @@ def test_scdcc_constraints_help_on_unconstrained_cells():
     ari_constrained = adjusted_rand_score(truth, constrained.obs["scdcc"][free])
     print(f"ARI on unconstrained cells: {ari_plain:.3f} without, {ari_constrained:.3f} with")
     assert ari_constrained > ari_plain
+
+
+def test_model_fitted_on_70_percent_predicts_the_rest(tmp_path):
+    """Fit on a random 70% of 10X PBMC, save, load, predict the other 30% (seeds 0-2).
+
+    Measured (split 0): held-out ARI 0.695 / 0.752 / 0.756 for seeds 0 / 1 / 2 (mean 0.734);
+    the issue's bar of 0.72 is checked on the mean over seeds, as every quality figure here.
+    """
+    adata = sdc.datasets.pbmc_10x()
+    is_train = np.random.default_rng(0).random(adata.n_obs) < 0.7
+    train, new = adata[is_train].copy(), adata[~is_train].copy()
+    scores = []
+    for seed in (0, 1, 2):
+        model = sdc.models.SCDCC(n_clusters=8, random_state=seed).fit(train, progress_bar=False)
+        path = model.save(tmp_path / f"pbmc70_s{seed}")
+        loaded = sdc.models.load(path)
+        loaded.predict(new)
+        loaded.predict(train)
+        fitted = model.results_[0]
+        assert np.array_equal(train.obsm["X_scdcc"], fitted.embedding)
+        assert np.array_equal(train.obs["scdcc"].cat.codes, fitted.q.argmax(axis=1))
+        scores.append(adjusted_rand_score(new.obs["cell_type"], new.obs["scdcc"]))
+    print("held-out ARI per seed:", np.round(scores, 3), "mean", round(float(np.mean(scores)), 3))
+    assert np.mean(scores) >= 0.72
+
