@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -101,18 +102,8 @@ def write(adata: AnnData, copy: bool, results: Sequence[MethodResult]) -> AnnDat
     """Write every result's slots (only after all runs succeeded); returns the copy if asked."""
     target = output_target(adata, copy)
     for r in results:
-        write_results(
-            target,
-            r.key,
-            embedding=r.embedding,
-            q=r.q,
-            centers=r.centers,
-            params=r.params,
-            history=r.history,
-            n_epochs=r.n_epochs,
-            converged=r.converged,
-            extra=r.extra,
-        )
+        fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "key"}
+        write_results(target, r.key, **fields)
     return target if copy else None
 
 

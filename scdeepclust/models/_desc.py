@@ -48,10 +48,7 @@ class DESC(BaseModel):
         same defaults; held, validated, as ``model.config``
         (:class:`scdeepclust.models.DESCConfig`).
 
-    Raises
-    ------
-    TypeError, ValueError
-        For a bad parameter, at construction (before any data is read).
+    {doc_model_raises}
 
     Examples
     --------

@@ -80,6 +80,12 @@ The model keeps everything needed to embed and cluster new cells: the fitted inp
     in a folder (weights as a plain ``state_dict``, everything else JSON / ``.npz``; no
     pickles)."""
 
+doc_model_raises = """\
+Raises
+    ------
+    TypeError, ValueError
+        For a bad parameter, at construction (before any data is read)."""
+
 BLOCKS = {name: value for name, value in globals().items() if name.startswith("doc_")}
 
 

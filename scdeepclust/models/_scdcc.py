@@ -37,10 +37,7 @@ class SCDCC(BaseModel):
         are arguments of :meth:`fit`), with the same defaults; held, validated, as
         ``model.config`` (:class:`scdeepclust.models.SCDCCConfig`).
 
-    Raises
-    ------
-    TypeError, ValueError
-        For a bad parameter, at construction (before any data is read).
+    {doc_model_raises}
 
     Examples
     --------
