@@ -199,10 +199,17 @@ def write_atomic(adata, path: str | os.PathLike) -> None:
     os.close(fd)
     try:
         adata.write_h5ad(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal mode
         os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _config_values(args: argparse.Namespace, config_class) -> dict[str, Any]:

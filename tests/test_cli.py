@@ -122,3 +122,16 @@ def test_console_script_entry_point(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "does not exist" in done.stderr
+
+
+def test_outputs_have_normal_permissions(tmp_path, h5ad, torch_single_thread):
+    import os
+    import stat
+
+    out, model = tmp_path / "out.h5ad", tmp_path / "model"
+    argv = ["scdcc", str(h5ad), str(out), "--n-clusters", "3", "--save-model", str(model)]
+    assert cli.main(argv + FAST) == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE(model.stat().st_mode) == 0o777 & ~mask

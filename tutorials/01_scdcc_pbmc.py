@@ -41,6 +41,14 @@ args, _ = parser.parse_known_args(sys.argv[1:] if __name__ == "__main__" else []
 outdir = Path(args.outdir)
 outdir.mkdir(parents=True, exist_ok=True)
 
+
+def show(png: Path) -> None:
+    """Display a saved figure when running as a notebook."""
+    if "ipykernel" in sys.modules:
+        from IPython.display import Image, display
+
+        display(Image(filename=str(png)))
+
 # %% [markdown]
 # ## Load the data
 # `datasets.pbmc_10x()` checks the file's sha256 and returns raw counts in
@@ -111,6 +119,7 @@ fig = sc.pl.umap(
 png = outdir / "pbmc_scdcc_umap.png"
 fig.savefig(png, dpi=110, bbox_inches="tight")
 plt.close(fig)
+show(png)
 print("wrote", png)
 
 # %% [markdown]

@@ -39,6 +39,14 @@ args, _ = parser.parse_known_args(sys.argv[1:] if __name__ == "__main__" else []
 outdir = Path(args.outdir)
 outdir.mkdir(parents=True, exist_ok=True)
 
+
+def show(png: Path) -> None:
+    """Display a saved figure when running as a notebook."""
+    if "ipykernel" in sys.modules:
+        from IPython.display import Image, display
+
+        display(Image(filename=str(png)))
+
 # %%
 adata = sdc.datasets.pbmc_10x()
 print(adata)
@@ -78,6 +86,7 @@ sc.tl.umap(adata, random_state=0)
 sc.pl.umap(adata, color="cell_type", ax=axes[-1], show=False, title="annotated cell type")
 fig.savefig(outdir / "pbmc_desc_resolutions_umap.png", dpi=90, bbox_inches="tight")
 plt.close(fig)
+show(outdir / "pbmc_desc_resolutions_umap.png")
 
 # %% [markdown]
 # ## Comparison with scDCC

@@ -218,6 +218,9 @@ class BaseModel:
             (tmp / _FILES["json"]).write_text(json.dumps(json_safe(meta), indent=1))
             np.savez(tmp / _FILES["arrays"], **arrays)
             torch.save(weights, tmp / _FILES["weights"])
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; give it a normal mode
             if path.exists():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
             os.replace(tmp, path)
