@@ -79,6 +79,19 @@ def centers_from_labels(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return (sums / np.bincount(labels, minlength=k)[:, None]).astype(np.float32)
 
 
+def nearest_center_labels(
+    z: np.ndarray, centers: np.ndarray, chunk_size: int = 65536
+) -> np.ndarray:
+    """Index of the nearest centre (Euclidean) of every row of ``z``, in chunks (int64)."""
+    c = centers.astype(np.float64)
+    c_sq = (c**2).sum(axis=1)
+    out = np.empty(len(z), dtype=np.int64)
+    for s in range(0, len(z), chunk_size):
+        block = z[s : s + chunk_size].astype(np.float64)
+        out[s : s + chunk_size] = np.argmin(c_sq[None, :] - 2.0 * block @ c.T, axis=1)
+    return out
+
+
 def leiden_centers(
     z: np.ndarray, resolution: float, n_neighbors: int, random_state: int
 ) -> tuple[np.ndarray, np.ndarray]:

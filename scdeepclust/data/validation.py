@@ -115,7 +115,8 @@ def select_genes(counts: sp.csr_matrix, mask: np.ndarray) -> tuple[sp.csr_matrix
             "Every selected gene has zero counts in every cell; nothing to cluster on. "
             "Check `layer` and `mask_var`."
         )
-    counts = counts[:, np.flatnonzero(mask)].tocsr()
+    if not mask.all():  # no second copy of the matrix when every gene is kept
+        counts = counts[:, np.flatnonzero(mask)].tocsr()
     check_cells_have_counts(counts, selected=not mask.all())
     return counts, mask
 

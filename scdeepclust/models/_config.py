@@ -88,6 +88,27 @@ def check_resolutions(resolution: float | Sequence[float]) -> list[float]:
     return [float(r) for r in values]
 
 
+def _given(**values: int | None) -> dict[str, int]:
+    """The values that are not None (optional budgets)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def steps_per_epoch(n_obs: int, batch_size: int) -> int:
+    """Minibatches of cells in one epoch."""
+    return math.ceil(n_obs / batch_size)
+
+
+def epochs_within(epochs: int, max_steps: int | None, n_obs: int, batch_size: int) -> int:
+    """``epochs``, capped to the whole epochs that fit in ``max_steps`` cell minibatches (>= 1).
+
+    This is what bounds a budget given in epochs on large data: on small data ``max_steps``
+    holds more than ``epochs`` epochs and the cap changes nothing.
+    """
+    if max_steps is None:
+        return epochs
+    return max(1, min(epochs, max_steps // steps_per_epoch(n_obs, batch_size)))
+
+
 class _Config:
     """Shared behaviour of the config dataclasses."""
 
@@ -144,9 +165,11 @@ class SCDCCConfig(_Config):
     pretrain_patience: int | None = None
     pretrain_min_delta: float = 1e-3
     max_epochs: int = 300
+    max_steps: int | None = 12_000
     lr: float = 1.0
     update_interval: int = 1
     tol: float = 1e-3
+    init_max_cells: int | None = 50_000
     key_added: str = "scdcc"
     random_state: int | None = 0
     device: str | torch.device = "auto"
@@ -172,6 +195,7 @@ class SCDCCConfig(_Config):
             **({} if self.pretrain_epochs is None else {"pretrain_epochs": self.pretrain_epochs}),
             n_neighbors=self.n_neighbors,
             max_epochs=self.max_epochs,
+            **_given(max_steps=self.max_steps, init_max_cells=self.init_max_cells),
         )
         return self
 
@@ -179,7 +203,7 @@ class SCDCCConfig(_Config):
         """``pretrain_epochs``, or the epochs holding about ``pretrain_steps`` minibatches."""
         if self.pretrain_epochs is not None:
             return self.pretrain_epochs
-        return max(1, round(self.pretrain_steps / math.ceil(n_obs / self.batch_size)))
+        return max(1, round(self.pretrain_steps / steps_per_epoch(n_obs, self.batch_size)))
 
 
 @dataclass
@@ -204,9 +228,12 @@ class DESCConfig(_Config):
     batch_size: int = 256
     lr: float = 0.01
     momentum: float = 0.9
+    pretrain_phase_steps: int | None = 500
     max_epochs: int = 300
+    max_steps: int | None = 12_000
     update_interval: int = 5
     tol: float = 0.005
+    init_max_cells: int | None = 50_000
     key_added: str = "desc"
     random_state: int | None = 0
     device: str | torch.device = "auto"
@@ -230,7 +257,15 @@ class DESCConfig(_Config):
                 "n_clusters gives a k-means initialisation and cannot be combined with several "
                 "resolutions; pass a single resolution or n_clusters=None."
             )
-        check_positive(batch_size=self.batch_size, update_interval=self.update_interval)
+        check_positive(
+            batch_size=self.batch_size,
+            update_interval=self.update_interval,
+            **_given(
+                max_steps=self.max_steps,
+                init_max_cells=self.init_max_cells,
+                pretrain_phase_steps=self.pretrain_phase_steps,
+            ),
+        )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), found {self.dropout}.")
         if self.hidden_dims is not None:

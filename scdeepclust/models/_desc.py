@@ -26,7 +26,7 @@ from ..module.modules import DeepClusterModel
 from ..module.utils import seeded, show_progress
 from . import _training
 from ._base import BaseModel, summarise
-from ._config import DESCConfig, check_schedule
+from ._config import DESCConfig, check_schedule, epochs_within
 from ._docs import shared_docs
 
 
@@ -123,7 +123,7 @@ class DESC(BaseModel):
                 data,
                 stacked=c.stacked,
                 dropout=c.dropout,
-                **desc_pretrain_schedule(c.pretrain_epochs),
+                **self._pretrain_schedule(data.n_obs),
                 patience=c.pretrain_patience,
                 min_delta=c.pretrain_min_delta,
                 momentum=0.9,
@@ -146,8 +146,10 @@ class DESC(BaseModel):
                 dropout=c.dropout, stacked=c.stacked, pretrain_epochs=c.pretrain_epochs,
                 pretrain_patience=c.pretrain_patience,
                 pretrain_min_delta=c.pretrain_min_delta, batch_size=c.batch_size, lr=c.lr,
-                momentum=c.momentum, max_epochs=c.max_epochs,
-                update_interval=c.update_interval, tol=c.tol, random_state=seed,
+                momentum=c.momentum, pretrain_phase_steps=c.pretrain_phase_steps,
+                max_epochs=c.max_epochs, max_steps=c.max_steps,
+                update_interval=c.update_interval, tol=c.tol,
+                init_max_cells=c.init_max_cells, random_state=seed,
                 device=str(dev), precision=c.precision,
             )  # fmt: skip
             with seeded(seed + 1, dev):
@@ -169,6 +171,16 @@ class DESC(BaseModel):
             )
         self.summary_ = {r.key: summarise(r) for r in self.results_}
         return self
+
+    def _pretrain_schedule(self, n_obs: int) -> dict[str, Any]:
+        """DESC's phases for ``pretrain_epochs``, each capped at ``pretrain_phase_steps``."""
+        c = self.config
+        schedule = desc_pretrain_schedule(c.pretrain_epochs)
+        for name in ("layerwise_epochs", "end_to_end_epochs"):
+            schedule[name] = epochs_within(
+                schedule[name], c.pretrain_phase_steps, n_obs, c.batch_size
+            )
+        return schedule
 
     def _fine_tune(
         self,
@@ -199,6 +211,7 @@ class DESC(BaseModel):
             alpha=c.alpha,
             random_state=seed,
             timer=timer,
+            max_cells=c.init_max_cells,
         )
         target = _training.self_training(
             model, data, init_labels, update_interval=c.update_interval, tol=c.tol
@@ -208,7 +221,7 @@ class DESC(BaseModel):
             model,
             [kl_pass(model, data, target, c.batch_size, np.random.default_rng(seed + 1))],
             torch.optim.SGD(model.parameters(), lr=c.lr, momentum=c.momentum),
-            c.max_epochs,
+            epochs_within(c.max_epochs, c.max_steps, data.n_obs, c.batch_size),
             before_epoch=target,
             progress=progress,
             autocast_dtype=c.autocast(),

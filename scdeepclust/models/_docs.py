@@ -38,6 +38,20 @@ update_interval
         The clustering stage stops when less than this fraction of cells changed label since
         the previous refresh of p."""
 
+doc_max_steps = """\
+max_steps
+        Cap of the clustering stage in optimizer steps (cell minibatches): the stage runs at
+        most ``min(max_epochs, max_steps // minibatches per epoch)`` epochs (at least one).
+        Default 12,000 (3.07M cells seen at ``batch_size=256``): above ``max_epochs`` epochs
+        on every shared dataset (<= 8,617 cells), about 31 epochs of 100,000 cells, so the
+        cost stops growing with n_obs. None: ``max_epochs`` alone."""
+
+doc_init_max_cells = """\
+init_max_cells
+        Above this many cells, k-means (or the kNN graph and Leiden) that initialise the
+        centres are fitted on a random subsample of this size, and every cell is labelled by
+        its nearest centre. Default 50,000; None: always all cells."""
+
 doc_runtime = """\
 random_state
         Seed of everything the call does (weights, noise, minibatch order, k-means, Leiden);

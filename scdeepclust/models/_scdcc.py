@@ -19,7 +19,7 @@ from ..module.scdcc import build_zinb_autoencoder, clustering_passes, pretrain_p
 from ..module.utils import seeded, show_progress
 from . import _training
 from ._base import BaseModel, summarise
-from ._config import SCDCCConfig
+from ._config import SCDCCConfig, epochs_within
 from ._docs import shared_docs
 
 
@@ -122,6 +122,7 @@ class SCDCC(BaseModel):
                 alpha=c.alpha,
                 random_state=seed,
                 timer=timer,
+                max_cells=c.init_max_cells,
             )
             target = _training.self_training(
                 model, data, init_labels, update_interval=c.update_interval, tol=c.tol
@@ -143,7 +144,7 @@ class SCDCC(BaseModel):
                 model,
                 passes,
                 torch.optim.Adadelta(model.parameters(), lr=c.lr, rho=0.95),
-                c.max_epochs,
+                epochs_within(c.max_epochs, c.max_steps, data.n_obs, c.batch_size),
                 before_epoch=target,
                 progress=progress,
                 autocast_dtype=amp,
@@ -158,8 +159,9 @@ class SCDCC(BaseModel):
             noise_sd=c.noise_sd, gamma=c.gamma, alpha=c.alpha, batch_size=c.batch_size,
             pretrain_epochs=c.pretrain_epochs, pretrain_steps=c.pretrain_steps,
             pretrain_lr=c.pretrain_lr, pretrain_patience=c.pretrain_patience,
-            pretrain_min_delta=c.pretrain_min_delta, max_epochs=c.max_epochs, lr=c.lr,
-            update_interval=c.update_interval, tol=c.tol, random_state=seed, device=str(dev),
+            pretrain_min_delta=c.pretrain_min_delta, max_epochs=c.max_epochs,
+            max_steps=c.max_steps, lr=c.lr, update_interval=c.update_interval, tol=c.tol,
+            init_max_cells=c.init_max_cells, random_state=seed, device=str(dev),
             precision=c.precision,
         )  # fmt: skip
         result = _training.collect(

@@ -7,6 +7,7 @@ step that does not depend on the method.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.init import kmeans_centers, leiden_centers
+from ..data.init import kmeans_centers, leiden_centers, nearest_center_labels
 from ..data.results import MethodResult
 from ..module.data import DeviceData
 from ..module.engine import SelfTraining, StageResult, embed, soft_assignments
 from ..module.modules import ClusteringHead, DeepClusterModel
+
+logger = logging.getLogger("scdeepclust")
 
 
 @dataclass
@@ -39,8 +42,26 @@ def initial_clusters(
     resolution: float,
     n_neighbors: int,
     random_state: int,
+    max_cells: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Centres and labels: k-means (n_init 20) when ``n_clusters`` is given, else Leiden."""
+    """Centres and labels: k-means (n_init 20) when ``n_clusters`` is given, else Leiden.
+
+    With more than ``max_cells`` cells, k-means / the kNN graph and Leiden are fitted on a
+    random subsample of ``max_cells`` cells (seeded by ``random_state``) and every cell is then
+    labelled by its nearest centre, so the cost stops growing with n_obs.
+    """
+    if max_cells is not None and len(z) > max(max_cells, n_clusters or 0):
+        rng = np.random.default_rng(random_state)
+        sample = np.sort(rng.choice(len(z), size=max(max_cells, n_clusters or 0), replace=False))
+        logger.info("initialising on a subsample of %d of %d cells", len(sample), len(z))
+        centers, _ = initial_clusters(
+            z[sample],
+            n_clusters=n_clusters,
+            resolution=resolution,
+            n_neighbors=n_neighbors,
+            random_state=random_state,
+        )
+        return centers, nearest_center_labels(z, centers)
     if n_clusters is not None:
         return kmeans_centers(z, n_clusters, random_state)
     return leiden_centers(z, resolution, n_neighbors, random_state)
@@ -56,6 +77,7 @@ def init_head(
     alpha: float,
     random_state: int,
     timer: Timer,
+    max_cells: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Embed all cells, initialise the centres (k-means or Leiden) and attach the head.
 
@@ -69,6 +91,7 @@ def init_head(
         resolution=resolution,
         n_neighbors=n_neighbors,
         random_state=random_state,
+        max_cells=max_cells,
     )
     attach_head(model, centers, alpha, data.device)
     timer.add("init", start)

@@ -49,24 +49,37 @@ def log_normalize(counts: sp.csr_matrix, sf: np.ndarray) -> sp.csr_matrix:
 
 
 def group_mean_std(
-    x: sp.csr_matrix, codes: np.ndarray, n_groups: int
+    counts: sp.csr_matrix,
+    sf: np.ndarray,
+    codes: np.ndarray,
+    n_groups: int,
+    chunk_size: int = 32768,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-group, per-gene mean and unbiased standard deviation from sparse sums.
+    """Per-group, per-gene mean and unbiased standard deviation of log1p(counts / sf).
 
-    Genes constant within a group get standard deviation 1 (as ``sc.pp.scale``).
+    One pass over row blocks of ``chunk_size`` cells, float64 sums of x and x^2 of the
+    non-zeros only: memory is that of one block, never a second copy of the matrix. Genes
+    constant within a group get standard deviation 1 (as ``sc.pp.scale``).
 
     Returns
     -------
     mean, std: float32 arrays of shape n_groups x n_vars.
     """
-    onehot = sp.csr_matrix(
-        (np.ones(len(codes), dtype=np.float64), (codes, np.arange(len(codes)))),
-        shape=(n_groups, len(codes)),
-    )
-    n = np.asarray(onehot.sum(axis=1)).ravel()[:, None]
-    x64 = x.astype(np.float64)
-    s1 = np.asarray((onehot @ x64).todense())
-    s2 = np.asarray((onehot @ x64.multiply(x64)).todense())
+    n_genes = counts.shape[1]
+    s1 = np.zeros((n_groups, n_genes))
+    s2 = np.zeros((n_groups, n_genes))
+    for start in range(0, counts.shape[0], chunk_size):
+        rows = slice(start, start + chunk_size)
+        x = log_normalize(counts[rows], sf[rows]).astype(np.float64)
+        block_codes = codes[rows]
+        onehot = sp.csr_matrix(
+            (np.ones(len(block_codes)), (block_codes, np.arange(len(block_codes)))),
+            shape=(n_groups, len(block_codes)),
+        )
+        s1 += (onehot @ x).toarray()
+        x.data **= 2
+        s2 += (onehot @ x).toarray()
+    n = np.bincount(codes, minlength=n_groups).astype(np.float64)[:, None]
     mean = s1 / np.maximum(n, 1)
     var = (s2 - n * mean**2) / np.maximum(n - 1, 1)
     std = np.sqrt(np.clip(var, 0, None))
@@ -81,9 +94,9 @@ class PreparedData:
     Attributes
     ----------
     counts
-        Raw counts of the kept genes, n_obs x n_genes, CSR float32 (ZINB target).
-    lognorm
-        log1p(counts / size factors), CSR float32.
+        Raw counts of the kept genes, n_obs x n_genes, CSR float32: the ZINB target, and
+        the source of the input log1p(counts / size factor), computed per minibatch (the
+        only copy of the matrix that a run holds).
     size_factors
         Length n_obs.
     group_codes
@@ -102,7 +115,6 @@ class PreparedData:
     """
 
     counts: sp.csr_matrix
-    lognorm: sp.csr_matrix
     size_factors: np.ndarray
     group_codes: np.ndarray
     mean: np.ndarray
@@ -145,9 +157,9 @@ def prepare(
     :func:`apply_preparation` reuses them on new cells.
     """
     reference = library_reference(counts, target_sum)
-    lognorm = log_normalize(counts, size_factors(counts, reference))
+    sf = size_factors(counts, reference)
     codes = _codes(group_codes, counts.shape[0])
-    mean, std = group_mean_std(lognorm, codes, n_groups or int(codes.max()) + 1)
+    mean, std = group_mean_std(counts, sf, codes, n_groups or int(codes.max()) + 1)
     return apply_preparation(
         counts,
         library_reference=reference,
@@ -157,7 +169,6 @@ def prepare(
         max_value=max_value,
         covariate_codes=covariate_codes,
         n_covariates=n_covariates,
-        lognorm=lognorm,
     )
 
 
@@ -171,16 +182,11 @@ def apply_preparation(
     max_value: float | None = None,
     covariate_codes: np.ndarray | None = None,
     n_covariates: int = 0,
-    lognorm: sp.csr_matrix | None = None,
 ) -> PreparedData:
     """Prepare ``counts`` with statistics fitted before (on the training cells)."""
-    sf = size_factors(counts, library_reference)
-    if lognorm is None:
-        lognorm = log_normalize(counts, sf)
     return PreparedData(
         counts,
-        lognorm,
-        sf,
+        size_factors(counts, library_reference),
         _codes(group_codes, counts.shape[0]),
         mean,
         std,
@@ -211,13 +217,13 @@ class DeviceData:
     def n_obs(self) -> int:  # noqa: D102
         return self.data.n_obs
 
-    def _dense(self, matrix: sp.csr_matrix, idx: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(matrix[idx].toarray()).to(self.device, non_blocking=True)
-
     def scaled(self, idx: np.ndarray) -> torch.Tensor:
         """Scaled log-normalised expression of cells ``idx``, len(idx) x n_genes."""
-        codes = self.codes[torch.from_numpy(np.asarray(idx)).to(self.device)]
-        x = (self._dense(self.data.lognorm, idx) - self.mean[codes]) * self.inv_std[codes]
+        idx = np.asarray(idx)
+        codes = self.codes[torch.from_numpy(idx).to(self.device)]
+        block = log_normalize(self.data.counts[idx], self.data.size_factors[idx]).toarray()
+        x = torch.from_numpy(block).to(self.device, non_blocking=True)
+        x = (x - self.mean[codes]) * self.inv_std[codes]
         if self.data.max_value is not None:
             x = x.clamp(-self.data.max_value, self.data.max_value)
         return x

@@ -36,9 +36,12 @@ def desc(
     batch_size: int = 256,
     lr: float = 0.01,
     momentum: float = 0.9,
+    pretrain_phase_steps: int | None = 500,
     max_epochs: int = 300,
+    max_steps: int | None = 12_000,
     update_interval: int = 5,
     tol: float = 0.005,
+    init_max_cells: int | None = 50_000,
     key_added: str = "desc",
     random_state: int | None = 0,
     device: str | torch.device = "auto",
@@ -109,13 +112,20 @@ def desc(
         Cells per minibatch.
     lr, momentum
         SGD of the clustering stage.
+    pretrain_phase_steps
+        Cap of each pretraining phase in optimizer steps: a phase runs at most
+        ``pretrain_phase_steps // minibatches per epoch`` epochs (at least one). Default 500:
+        no cap up to 25,600 cells (the shared datasets need at most 170 steps per phase),
+        one epoch per phase above 64,000 cells. None: no cap.
     max_epochs
         Maximum clustering epochs (default 300, i.e. 60 refreshes of p; desc 2.1.1 allows
         1,000 refreshes). Where the ``tol`` rule is met, it was met within 220 epochs on the
         shared datasets (worm with Leiden; 40-85 on PBMC and bladder); where it is not
         (CBMC, whose labels keep changing as centres merge), more epochs only cost time.
         ``uns[key]['stopped_by']['cluster']`` says ``'cap'`` then.
+    {doc_max_steps}
     {doc_update_tol}
+    {doc_init_max_cells}
     key_added
         Name of the output slots for a single resolution. With several resolutions each gets
         ``f"{key_added}_r{resolution:g}"``, e.g. ``desc_r0.4``, ``desc_r0.8``, ``desc_r1.2``.
@@ -173,7 +183,9 @@ def desc(
         latent_dim=latent_dim, n_neighbors=n_neighbors, alpha=alpha, dropout=dropout,
         stacked=stacked, pretrain_epochs=pretrain_epochs, pretrain_patience=pretrain_patience,
         pretrain_min_delta=pretrain_min_delta, batch_size=batch_size, lr=lr, momentum=momentum,
-        max_epochs=max_epochs, update_interval=update_interval, tol=tol, key_added=key_added,
+        pretrain_phase_steps=pretrain_phase_steps, max_epochs=max_epochs, max_steps=max_steps,
+        update_interval=update_interval, tol=tol, init_max_cells=init_max_cells,
+        key_added=key_added,
         random_state=random_state, device=device, precision=precision,
     )  # fmt: skip
     model.fit(adata, mask_var=mask_var, progress_bar=progress_bar)

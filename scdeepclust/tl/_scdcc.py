@@ -39,9 +39,11 @@ def scdcc(
     pretrain_patience: int | None = None,
     pretrain_min_delta: float = 1e-3,
     max_epochs: int = 300,
+    max_steps: int | None = 12_000,
     lr: float = 1.0,
     update_interval: int = 1,
     tol: float = 1e-3,
+    init_max_cells: int | None = 50_000,
     key_added: str = "scdcc",
     random_state: int | None = 0,
     device: str | torch.device = "auto",
@@ -129,9 +131,11 @@ def scdcc(
         of cells per epoch after 10-20 epochs, so when the rule fires after that is down to
         chance (on worm, 12 epochs in one run, hundreds in another). The cap bounds that
         tail; ``uns[key]['stopped_by']['cluster']`` is ``'cap'`` when it ends the stage.
+    {doc_max_steps}
     lr
         Learning rate of the clustering stage.
     {doc_update_tol}
+    {doc_init_max_cells}
     key_added
         Name of every output slot (see Returns).
     {doc_runtime}
@@ -192,8 +196,9 @@ def scdcc(
         alpha=alpha, batch_size=batch_size, pretrain_epochs=pretrain_epochs,
         pretrain_steps=pretrain_steps, pretrain_lr=pretrain_lr,
         pretrain_patience=pretrain_patience, pretrain_min_delta=pretrain_min_delta,
-        max_epochs=max_epochs, lr=lr, update_interval=update_interval, tol=tol,
-        key_added=key_added, random_state=random_state, device=device, precision=precision,
+        max_epochs=max_epochs, max_steps=max_steps, lr=lr, update_interval=update_interval,
+        tol=tol, init_max_cells=init_max_cells, key_added=key_added,
+        random_state=random_state, device=device, precision=precision,
     )  # fmt: skip
     model.fit(
         adata,
