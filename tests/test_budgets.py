@@ -101,3 +101,23 @@ def test_budget_parameters_validated():
         sdc.models.DESC(init_max_cells=-1)
     with pytest.raises(ValueError, match="pretrain_phase_steps"):
         sdc.models.DESC(pretrain_phase_steps=0)
+
+
+def test_backed_anndata(tmp_path, synthetic_adata, torch_single_thread):
+    """A backed AnnData: X is read from disk in row blocks, results go to the in-memory slots."""
+    import anndata as ad
+
+    path = tmp_path / "a.h5ad"
+    synthetic_adata.write_h5ad(path)
+    params = dict(pretrain_epochs=2, max_epochs=2, **TINY)
+    backed = ad.read_h5ad(path, backed="r")
+    sdc.tl.scdcc(backed, 3, layer=None, **params)
+    in_memory = sdc.tl.scdcc(synthetic_adata, 3, layer=None, copy=True, **params)
+    assert backed.isbacked
+    np.testing.assert_array_equal(backed.obsm["X_scdcc"], in_memory.obsm["X_scdcc"])
+    np.testing.assert_array_equal(backed.obs["scdcc"], in_memory.obs["scdcc"])
+    model = sdc.models.SCDCC(
+        n_clusters=3, layer=None, **{k: v for k, v in params.items() if k != "progress_bar"}
+    )
+    model.fit(ad.read_h5ad(path, backed="r"))
+    assert model.get_latent_representation(backed).shape == (240, 4)

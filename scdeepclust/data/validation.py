@@ -16,8 +16,13 @@ logger = logging.getLogger("scdeepclust")
 def get_counts(adata: AnnData, layer: str | None) -> sp.csr_matrix:
     """Return the raw counts as a new CSR float32 matrix (never a view of the caller's data)."""
     if layer is None:
-        X = adata.X
         where = "adata.X"
+        if adata.isbacked:  # X stays on disk: read it once, in row blocks, as float32 CSR
+            counts = read_backed_rows(adata.X, adata.n_obs)
+            counts.sum_duplicates()
+            check_counts(counts, where + " (backed)")
+            return counts
+        X = adata.X
     else:
         if layer not in adata.layers:
             available = ", ".join(repr(k) for k in adata.layers.keys()) or "none"
@@ -43,6 +48,19 @@ def get_counts(adata: AnnData, layer: str | None) -> sp.csr_matrix:
     counts.sum_duplicates()
     check_counts(counts, where)
     return counts
+
+
+def read_backed_rows(X, n_obs: int, block_size: int = 65536) -> sp.csr_matrix:
+    """A backed (on-disk) matrix read in row blocks into one float32 CSR matrix.
+
+    Only one block at a time is held in its stored dtype, so the peak is about one float32
+    CSR copy of the counts (plus one block), not the stored matrix and its conversion.
+    """
+    blocks = [
+        sp.csr_matrix(X[start : start + block_size], dtype=np.float32)
+        for start in range(0, n_obs, block_size)
+    ]
+    return sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
 
 
 def check_counts(counts: sp.csr_matrix, where: str) -> None:

@@ -15,7 +15,11 @@ T = TypeVar("T")
 doc_layer = """\
 layer
         Layer holding the raw counts (non-negative integers, n_obs x n_vars, dense or
-        sparse). None reads ``adata.X``."""
+        sparse). None reads ``adata.X``. A backed AnnData (``read_h5ad(path, backed="r")``)
+        works: its ``X`` is read from disk once, in row blocks, into a float32 CSR matrix
+        (anndata keeps the layers of a backed AnnData in memory), and the results are
+        written to its in-memory ``obs`` / ``obsm`` / ``uns``; write them to disk with
+        ``adata.write_h5ad(new_path)``."""
 
 doc_mask_var = """\
 mask_var
