@@ -184,7 +184,7 @@ def _run_epoch(
 
 
 @torch.no_grad()
-def embed(model: DeepClusterModel, data: DeviceData, chunk_size: int = 4096) -> torch.Tensor:
+def embed(model: DeepClusterModel, data: DeviceData, chunk_size: int = 1024) -> torch.Tensor:
     """Clean embedding of all cells, n_obs x latent_dim, computed in chunks."""
     was_training = model.training
     model.eval()
