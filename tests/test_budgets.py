@@ -121,3 +121,28 @@ def test_backed_anndata(tmp_path, synthetic_adata, torch_single_thread):
     )
     model.fit(ad.read_h5ad(path, backed="r"))
     assert model.get_latent_representation(backed).shape == (240, 4)
+
+
+def test_float32_csr_counts_are_shared_not_copied(synthetic_adata, adata_checks):
+    from scdeepclust.data.validation import get_counts
+
+    layer = synthetic_adata.layers["counts"]
+    assert layer.dtype == np.float32 and layer.has_canonical_format
+    assert get_counts(synthetic_adata, "counts") is layer  # no second copy
+    as_int = synthetic_adata.copy()
+    as_int.layers["counts"] = layer.astype(np.int64)
+    assert get_counts(as_int, "counts") is not as_int.layers["counts"]
+    snap = adata_checks.snapshot(synthetic_adata)
+    sdc.tl.scdcc(synthetic_adata, 3, pretrain_epochs=2, max_epochs=2, copy=True, **TINY)
+    adata_checks.assert_unchanged(synthetic_adata, snap)  # the shared counts stay untouched
+
+
+def test_chunked_count_checks():
+    from scdeepclust.data.validation import check_counts
+
+    counts = sp.csr_matrix(np.array([[1.0, 2.0, 0.5], [3.0, 0.0, 4.0]], dtype=np.float32))
+    with pytest.raises(ValueError, match="1 non-integer"):
+        check_counts(counts, "x", chunk=2)
+    counts.data[0] = -1.0
+    with pytest.raises(ValueError, match="1 negative"):
+        check_counts(counts, "x", chunk=1)

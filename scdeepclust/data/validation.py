@@ -14,7 +14,11 @@ logger = logging.getLogger("scdeepclust")
 
 
 def get_counts(adata: AnnData, layer: str | None) -> sp.csr_matrix:
-    """Return the raw counts as a new CSR float32 matrix (never a view of the caller's data)."""
+    """Return the raw counts as a CSR float32 matrix, which the caller must not modify.
+
+    A float32 CSR matrix in canonical form is returned as it is (no copy: nothing in the
+    package writes into the counts); anything else is converted into a new matrix.
+    """
     if layer is None:
         where = "adata.X"
         if adata.isbacked:  # X stays on disk: read it once, in row blocks, as float32 CSR
@@ -44,8 +48,11 @@ def get_counts(adata: AnnData, layer: str | None) -> sp.csr_matrix:
             ) from err
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
         raise TypeError(f"{where} has dtype {X.dtype}; raw counts must be numeric.")
-    counts = sp.csr_matrix(X, dtype=np.float32, copy=True)
-    counts.sum_duplicates()
+    if type(X) is sp.csr_matrix and X.dtype == np.float32 and X.has_canonical_format:
+        counts = X  # already what the model reads: shared, never modified (no second copy)
+    else:
+        counts = sp.csr_matrix(X, dtype=np.float32, copy=True)
+        counts.sum_duplicates()
     check_counts(counts, where)
     return counts
 
@@ -63,22 +70,29 @@ def read_backed_rows(X, n_obs: int, block_size: int = 65536) -> sp.csr_matrix:
     return sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
 
 
-def check_counts(counts: sp.csr_matrix, where: str) -> None:
-    """Raise if the counts hold NaN / inf, negative or non-integer values."""
+def check_counts(counts: sp.csr_matrix, where: str, chunk: int = 1 << 22) -> None:
+    """Raise if the counts hold NaN / inf, negative or non-integer values.
+
+    The values are checked in chunks of ``chunk`` non-zeros, so the temporaries stay small.
+    """
     data = counts.data
-    n_bad = int(np.count_nonzero(~np.isfinite(data)))
+    n_bad = n_neg = n_frac = 0
+    for start in range(0, len(data), chunk):
+        block = data[start : start + chunk]
+        finite = np.isfinite(block)
+        n_bad += int(np.count_nonzero(~finite))
+        n_neg += int(np.count_nonzero(block < 0))
+        n_frac += int(np.count_nonzero(finite & (block != np.round(block))))
     if n_bad:
         raise ValueError(
             f"{where} holds {n_bad} NaN or infinite values; raw counts must be finite. "
             "Pass the unnormalised count matrix."
         )
-    n_neg = int(np.count_nonzero(data < 0))
     if n_neg:
         raise ValueError(
             f"{where} holds {n_neg} negative values; it does not look like raw counts "
             "(was it scaled?). Pass the raw UMI / read counts, e.g. with `layer='counts'`."
         )
-    n_frac = int(np.count_nonzero(data != np.round(data)))
     if n_frac:
         raise ValueError(
             f"{where} holds {n_frac} non-integer values; the ZINB likelihood needs raw integer "
