@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -70,6 +69,9 @@ import time
 import traceback
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchmark as _benchmark  # noqa: E402  (benchmarks/benchmark.py)
 
 K = 8  # cell types of 10X PBMC
 LIBRARY_SDLOG = 0.25
@@ -235,31 +237,9 @@ def file_sizes(path: str) -> tuple[int | None, float | None]:
 # Memory
 
 
-def _proc_status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mib() -> float:
-    """Peak RSS of this process (``VmHWM``; ``ru_maxrss``, KiB on Linux, without /proc)."""
-    kib = _proc_status_kib("VmHWM")
-    if kib is None:
-        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        if sys.platform == "darwin":  # bytes there
-            kib /= 1024
-    return kib / 1024
-
-
-def rss_mib() -> float:
-    """Current RSS of this process (``VmRSS``; the peak without /proc)."""
-    kib = _proc_status_kib("VmRSS")
-    return peak_rss_mib() if kib is None else kib / 1024
+# the same /proc readers as the main benchmark (VmHWM / VmRSS, ru_maxrss without /proc)
+peak_rss_mib = _benchmark.peak_rss_mib
+rss_mib = _benchmark.current_rss_mib
 
 
 # --------------------------------------------------------------------------------------------
