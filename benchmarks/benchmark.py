@@ -753,27 +753,32 @@ def run_in_subprocess(
     list of dict
         The child's records, or one record whose ``error`` says why the child failed.
     """
+    records, error = run_child(os.path.abspath(__file__), spec, timeout, verbose)
+    return records if error is None else [{**_empty_record(spec), "error": error}]
+
+
+def run_child(
+    script: str, spec: dict, timeout: float | None, verbose: bool = False
+) -> tuple[Any, str | None]:
+    """Run ``python script --one <spec> --result <file>`` in a fresh process.
+
+    Returns (the JSON the child wrote, None), or (None, a one-line error) if the child timed
+    out or wrote nothing (its stderr tail is printed).
+    """
     with tempfile.TemporaryDirectory(prefix="scdeepclust-bench-") as tmp:
         result = os.path.join(tmp, "result.json")
-        cmd = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--one",
-            json.dumps(spec),
-            "--result",
-            result,
-        ]
+        cmd = [sys.executable, script, "--one", json.dumps(spec), "--result", result]
         try:
             proc = subprocess.run(cmd, capture_output=not verbose, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return [{**_empty_record(spec), "error": f"timeout after {timeout} s"}]
+            return None, f"timeout after {timeout:g} s"
         if os.path.exists(result):
             with open(result) as fh:
-                return json.load(fh)
+                return json.load(fh), None
     tail = (proc.stderr or "").strip().splitlines()[-20:]
     print("\n".join(tail), file=sys.stderr)
     last = tail[-1] if tail else ""
-    return [{**_empty_record(spec), "error": _one_line(f"exit code {proc.returncode}: {last}")}]
+    return None, _one_line(f"exit code {proc.returncode}: {last}")
 
 
 def machine_info() -> dict[str, Any]:

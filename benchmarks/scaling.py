@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -308,27 +307,8 @@ def run_in_subprocess(spec: dict, timeout: float | None) -> dict:
     """Run ``run_case`` in ``python scaling.py --one <spec>``; a row with the error on failure."""
     base = {k: spec[k] for k in ("tool", "k_mode", "seed", "threads", "n_obs")}
     base["nnz"], base["csr_mib"] = file_sizes(spec["path"])
-    with tempfile.TemporaryDirectory(prefix="scaling-") as tmp:
-        result = os.path.join(tmp, "row.json")
-        cmd = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--one",
-            json.dumps(spec),
-            "--result",
-            result,
-        ]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {**base, "error": f"timeout after {timeout:g} s"}
-        if os.path.exists(result):
-            with open(result) as fh:
-                return json.load(fh)
-    tail = (proc.stderr or "").strip().splitlines()[-20:]
-    print("\n".join(tail), file=sys.stderr)
-    last = tail[-1] if tail else ""
-    return {**base, "error": one_line(f"exit code {proc.returncode}: {last}")}
+    row, error = _benchmark.run_child(os.path.abspath(__file__), spec, timeout)
+    return row if error is None else {**base, "error": error}
 
 
 def one_line(text: str, width: int = 300) -> str:
