@@ -194,22 +194,18 @@ def _read(path: str):
 
 def write_atomic(adata, path: str | os.PathLike) -> None:
     """Write ``adata`` to ``path`` through a temporary file in the same folder, then rename."""
+    from .models._base import current_umask
+
     dst = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.h5ad", dir=dst.parent)
     os.close(fd)
     try:
         adata.write_h5ad(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal mode
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; give it a normal mode
         os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _config_values(args: argparse.Namespace, config_class) -> dict[str, Any]:

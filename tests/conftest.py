@@ -95,14 +95,10 @@ def torch_single_thread():
     test because numba's OpenMP layer (used by ``sc.pp.neighbors``) resets the shared OpenMP
     thread count, and with it torch's.
     """
-    import torch
+    from _threads import one_thread
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture

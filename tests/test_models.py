@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import collections
-import contextlib
 import json
 import shutil
 import warnings
@@ -21,6 +20,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from _threads import one_thread
 from torch import nn
 
 import scdeepclust as sdc
@@ -59,17 +59,6 @@ DESC_PARAMS = {
 }
 DESC_KEYS = ["desc_r0.4", "desc_r0.8"]
 FILES = ["model.json", "state.npz", "weights.pt"]
-
-
-@contextlib.contextmanager
-def one_thread():
-    """As the ``torch_single_thread`` fixture, for module-scoped fixtures."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Fitted:

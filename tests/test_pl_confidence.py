@@ -8,19 +8,16 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from _threads import one_thread  # noqa: E402
 
 import scdeepclust as sdc  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def clustered(make_synthetic):
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
     adata = make_synthetic()
-    sdc.tl.scdcc(adata, 3, pretrain_epochs=3, max_epochs=4, hidden_dims=(16,), latent_dim=4)
-    torch.set_num_threads(before)
+    with one_thread():
+        sdc.tl.scdcc(adata, 3, pretrain_epochs=3, max_epochs=4, hidden_dims=(16,), latent_dim=4)
     return adata
 
 

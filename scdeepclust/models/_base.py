@@ -44,6 +44,13 @@ class ModelFormatError(ValueError):
     """A saved model folder cannot be read: missing, corrupt, foreign or too new."""
 
 
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def json_safe(value: Any) -> Any:
     """Numbers, strings, lists and dicts only (numpy scalars and arrays converted)."""
     if isinstance(value, Mapping):
@@ -218,9 +225,7 @@ class BaseModel:
             (tmp / _FILES["json"]).write_text(json.dumps(json_safe(meta), indent=1))
             np.savez(tmp / _FILES["arrays"], **arrays)
             torch.save(weights, tmp / _FILES["weights"])
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; give it a normal mode
+            os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private
             if path.exists():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
             os.replace(tmp, path)

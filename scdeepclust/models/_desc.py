@@ -202,19 +202,8 @@ class DESC(BaseModel):
         seed = c.seed()
         model.head = None
         model.load_state_dict(pretrained)
-        centers, init_labels = _training.init_head(
-            model,
-            data,
-            n_clusters=n_clusters,
-            resolution=res,
-            n_neighbors=c.n_neighbors,
-            alpha=c.alpha,
-            random_state=seed,
-            timer=timer,
-            max_cells=c.init_max_cells,
-        )
-        target = _training.self_training(
-            model, data, init_labels, update_interval=c.update_interval, tol=c.tol
+        centers, init_labels, target = _training.start_clustering(
+            model, data, c, n_clusters=n_clusters, resolution=res, timer=timer
         )
         clu = run_stage(
             f"cluster (resolution {res:g})" if n_clusters is None else "cluster",

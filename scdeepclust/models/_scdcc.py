@@ -113,19 +113,8 @@ class SCDCC(BaseModel):
                 autocast_dtype=amp,
             )
             timer.seconds["pretrain"] = pre.seconds
-            centers, init_labels = _training.init_head(
-                model,
-                data,
-                n_clusters=n_clusters,
-                resolution=c.resolution,
-                n_neighbors=c.n_neighbors,
-                alpha=c.alpha,
-                random_state=seed,
-                timer=timer,
-                max_cells=c.init_max_cells,
-            )
-            target = _training.self_training(
-                model, data, init_labels, update_interval=c.update_interval, tol=c.tol
+            centers, init_labels, target = _training.start_clustering(
+                model, data, c, n_clusters=n_clusters, resolution=c.resolution, timer=timer
             )
             passes = clustering_passes(
                 model,

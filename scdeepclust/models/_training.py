@@ -117,6 +117,36 @@ def final_outputs(model: DeepClusterModel, data: DeviceData) -> tuple[np.ndarray
     return z.cpu().numpy(), q.cpu().numpy()
 
 
+def start_clustering(
+    model: DeepClusterModel,
+    data: DeviceData,
+    config,
+    *,
+    n_clusters: int | None,
+    resolution: float,
+    timer: Timer,
+) -> tuple[np.ndarray, np.ndarray, SelfTraining]:
+    """Initialise the centres from ``config`` and build the target-distribution hook.
+
+    Returns the centres, the initial labels and the :class:`SelfTraining` hook.
+    """
+    centers, init_labels = init_head(
+        model,
+        data,
+        n_clusters=n_clusters,
+        resolution=resolution,
+        n_neighbors=config.n_neighbors,
+        alpha=config.alpha,
+        random_state=config.seed(),
+        timer=timer,
+        max_cells=config.init_max_cells,
+    )
+    target = self_training(
+        model, data, init_labels, update_interval=config.update_interval, tol=config.tol
+    )
+    return centers, init_labels, target
+
+
 def self_training(
     model: DeepClusterModel,
     data: DeviceData,

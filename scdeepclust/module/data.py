@@ -40,9 +40,12 @@ def size_factors(counts: sp.csr_matrix, reference: float) -> np.ndarray:
     return (library / reference).astype(np.float32)
 
 
-def log_normalize(counts: sp.csr_matrix, sf: np.ndarray) -> sp.csr_matrix:
-    """log1p(counts / size factor), CSR with the sparsity of ``counts``."""
-    out = sp.csr_matrix(counts, dtype=np.float32, copy=True)
+def log_normalize(counts: sp.csr_matrix, sf: np.ndarray, copy: bool = True) -> sp.csr_matrix:
+    """log1p(counts / size factor), CSR with the sparsity of ``counts``.
+
+    ``copy=False`` works in place on a float32 ``counts`` (for a block sliced just before).
+    """
+    out = sp.csr_matrix(counts, dtype=np.float32, copy=copy)
     out.data /= np.repeat(sf, np.diff(out.indptr))
     np.log1p(out.data, out=out.data)
     return out
@@ -70,7 +73,7 @@ def group_mean_std(
     s2 = np.zeros((n_groups, n_genes))
     for start in range(0, counts.shape[0], chunk_size):
         rows = slice(start, start + chunk_size)
-        x = log_normalize(counts[rows], sf[rows]).astype(np.float64)
+        x = log_normalize(counts[rows], sf[rows], copy=False).astype(np.float64)
         block_codes = codes[rows]
         onehot = sp.csr_matrix(
             (np.ones(len(block_codes)), (block_codes, np.arange(len(block_codes)))),
@@ -217,12 +220,16 @@ class DeviceData:
     def n_obs(self) -> int:  # noqa: D102
         return self.data.n_obs
 
-    def scaled(self, idx: np.ndarray) -> torch.Tensor:
-        """Scaled log-normalised expression of cells ``idx``, len(idx) x n_genes."""
+    def scaled(self, idx: np.ndarray, counts: sp.csr_matrix | None = None) -> torch.Tensor:
+        """Scaled log-normalised expression of cells ``idx``, len(idx) x n_genes.
+
+        ``counts``: their rows of the counts when the caller has sliced them already.
+        """
         idx = np.asarray(idx)
         codes = self.codes[torch.from_numpy(idx).to(self.device)]
-        block = log_normalize(self.data.counts[idx], self.data.size_factors[idx]).toarray()
-        x = torch.from_numpy(block).to(self.device, non_blocking=True)
+        block = self.data.counts[idx] if counts is None else counts.copy()
+        dense = log_normalize(block, self.data.size_factors[idx], copy=False).toarray()
+        x = torch.from_numpy(dense).to(self.device, non_blocking=True)
         x = (x - self.mean[codes]) * self.inv_std[codes]
         if self.data.max_value is not None:
             x = x.clamp(-self.data.max_value, self.data.max_value)
@@ -242,12 +249,12 @@ class DeviceData:
         in the len(idx) x n_genes block), ``nz_counts`` (their values), and ``size_factors``.
         With a batch covariate, ``covariate`` holds its one-hot rows.
         """
-        out = {"x": self.scaled(idx)}
+        block = self.data.counts[idx]
+        out = {"x": self.scaled(idx, block)}
         covariate = self.covariate(idx)
         if covariate is not None:
             out["covariate"] = covariate
         if with_counts:
-            block = self.data.counts[idx]
             rows = np.repeat(np.arange(block.shape[0], dtype=np.int64), np.diff(block.indptr))
             flat = rows * block.shape[1] + block.indices
             out["nz_index"] = torch.from_numpy(flat).to(self.device)
