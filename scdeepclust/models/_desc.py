@@ -14,6 +14,7 @@ from anndata import AnnData
 from ..data import validation
 from ..data.results import MethodResult, plain_params
 from ..data.state import InputState, describe_mask
+from ..module import distributed
 from ..module.desc import (
     build_mse_autoencoder,
     desc_dims,
@@ -88,7 +89,8 @@ class DESC(BaseModel):
         timer = _training.Timer()
         start = time.perf_counter()
         resolutions, keys = c.resolutions(), c.keys()
-        seed, dev, amp = c.seed(), c.torch_device(), c.autocast()
+        seed, amp = c.seed(), c.autocast()
+        dev = distributed.local_device(c.torch_device())
         n_clusters = validation.check_n_clusters(c.n_clusters, adata.n_obs)
         auto_hidden, auto_latent = desc_dims(adata.n_obs)
         hidden = list(auto_hidden if c.hidden_dims is None else c.hidden_dims)
@@ -112,7 +114,7 @@ class DESC(BaseModel):
             scale_by_batch=True,
         )
         self.state_ = state
-        data = prepared.to(dev)
+        data = prepared.to(dev, distributed.init_from_env(dev))
         timer.add("prepare", start)
         progress = show_progress(progress_bar)
 
@@ -214,6 +216,7 @@ class DESC(BaseModel):
             before_epoch=target,
             progress=progress,
             autocast_dtype=c.autocast(),
+            dist=data.dist,
         )
         timer.seconds["cluster"] = clu.seconds
         pre_history = {

@@ -13,6 +13,7 @@ from anndata import AnnData
 from ..data import validation
 from ..data.results import plain_params
 from ..data.state import InputState, describe_mask
+from ..module import distributed
 from ..module.engine import EarlyStopping, run_stage
 from ..module.modules import DeepClusterModel
 from ..module.scdcc import build_zinb_autoencoder, clustering_passes, pretrain_pass
@@ -81,7 +82,8 @@ class SCDCC(BaseModel):
         c = self.config
         timer = _training.Timer()
         start = time.perf_counter()
-        seed, dev, amp = c.seed(), c.torch_device(), c.autocast()
+        seed, amp = c.seed(), c.autocast()
+        dev = distributed.local_device(c.torch_device())
         n_clusters = validation.check_n_clusters(c.n_clusters, adata.n_obs)
         ml = validation.check_pairs(must_link, adata, "must_link")
         cl = validation.check_pairs(cannot_link, adata, "cannot_link")
@@ -89,7 +91,7 @@ class SCDCC(BaseModel):
             adata, layer=c.layer, mask_var=mask_var, batch_key=c.batch_key, batch_covariate=True
         )
         self.state_ = state
-        data = prepared.to(dev)
+        data = prepared.to(dev, distributed.init_from_env(dev))
         timer.add("prepare", start)
 
         rng = np.random.default_rng(seed)
@@ -111,6 +113,7 @@ class SCDCC(BaseModel):
                 ),
                 progress=progress,
                 autocast_dtype=amp,
+                dist=data.dist,
             )
             timer.seconds["pretrain"] = pre.seconds
             centers, init_labels, target = _training.start_clustering(
@@ -137,6 +140,7 @@ class SCDCC(BaseModel):
                 before_epoch=target,
                 progress=progress,
                 autocast_dtype=amp,
+                dist=data.dist,
             )
             timer.seconds["cluster"] = clu.seconds
 
@@ -174,4 +178,3 @@ class SCDCC(BaseModel):
         self.results_ = [result]
         self.summary_ = {c.key_added: summarise(result)}
         return self
-

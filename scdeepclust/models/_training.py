@@ -82,17 +82,22 @@ def init_head(
     """Embed all cells, initialise the centres (k-means or Leiden) and attach the head.
 
     Returns the centres (k x latent_dim) and the initial labels (n_obs); the wall time is
-    added to ``timer`` as ``"init"``.
+    added to ``timer`` as ``"init"``. Under data parallelism rank 0 initialises and
+    broadcasts the centres and labels to the other ranks.
     """
     start = time.perf_counter()
-    centers, labels = initial_clusters(
-        final_outputs_embedding(model, data),
-        n_clusters=n_clusters,
-        resolution=resolution,
-        n_neighbors=n_neighbors,
-        random_state=random_state,
-        max_cells=max_cells,
-    )
+    z = final_outputs_embedding(model, data)
+    found = None
+    if data.dist.is_main:
+        found = initial_clusters(
+            z,
+            n_clusters=n_clusters,
+            resolution=resolution,
+            n_neighbors=n_neighbors,
+            random_state=random_state,
+            max_cells=max_cells,
+        )
+    centers, labels = data.dist.broadcast(found)
     attach_head(model, centers, alpha, data.device)
     timer.add("init", start)
     return centers, labels

@@ -13,6 +13,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from .distributed import Dist
+
 
 def library_reference(counts: sp.csr_matrix, target_sum: float | None = None) -> float:
     """The library size of size factor 1: ``target_sum``, or the median library size."""
@@ -135,9 +137,12 @@ class PreparedData:
     def n_genes(self) -> int:  # noqa: D102
         return self.counts.shape[1]
 
-    def to(self, device: torch.device) -> DeviceData:
-        """Statistics moved to ``device``; the matrices stay on the host."""
-        return DeviceData(self, device)
+    def to(self, device: torch.device, dist: Dist | None = None) -> DeviceData:
+        """Statistics moved to ``device``; the matrices stay on the host.
+
+        ``dist``: the data-parallel group whose ranks share the minibatches (default: none).
+        """
+        return DeviceData(self, device, dist or Dist())
 
 
 def _codes(codes: np.ndarray | None, n_obs: int) -> np.ndarray:
@@ -201,11 +206,16 @@ def apply_preparation(
 
 
 class DeviceData:
-    """Builds dense minibatches on a device from a :class:`PreparedData`."""
+    """Builds dense minibatches on a device from a :class:`PreparedData`.
 
-    def __init__(self, data: PreparedData, device: torch.device):
+    ``dist`` is the data-parallel group (:class:`Dist`): each rank takes its shard of every
+    minibatch and embeds its shard of the cells.
+    """
+
+    def __init__(self, data: PreparedData, device: torch.device, dist: Dist | None = None):
         self.data = data
         self.device = device
+        self.dist = dist or Dist()
         self.mean = torch.from_numpy(data.mean).to(device)
         self.inv_std = torch.from_numpy(1.0 / data.std).to(device)
         self.codes = torch.from_numpy(data.group_codes).to(device)

@@ -172,6 +172,7 @@ def pretrain_desc(
                 min_delta=min_delta,
                 progress=progress,
                 autocast_dtype=autocast_dtype,
+                dist=data.dist,
             )
     results["end_to_end"] = run_phases(
         "end-to-end",
@@ -184,6 +185,7 @@ def pretrain_desc(
         min_delta=min_delta,
         progress=progress,
         autocast_dtype=autocast_dtype,
+        dist=data.dist,
     )
     return results
 

@@ -22,8 +22,11 @@ def cell_batches(
     with_counts: bool = True,
     target: SelfTraining | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """Shuffled minibatches of cells; with ``target`` each batch also carries its rows of p."""
-    for idx in _data.minibatches(data.n_obs, batch_size, rng):
+    """Shuffled minibatches of cells; with ``target`` each batch also carries its rows of p.
+
+    Under data parallelism each rank gets its shard of every minibatch.
+    """
+    for idx in data.dist.shard(_data.minibatches(data.n_obs, batch_size, rng)):
         batch = data.batch(idx, with_counts=with_counts)
         if target is not None:
             batch["p"] = target.p[torch.from_numpy(idx).to(data.device)]
@@ -39,7 +42,7 @@ def pair_batches(
     with_counts: bool,
 ) -> Iterator[dict[str, torch.Tensor]]:
     """Shuffled blocks of constraint pairs; rows 0..m-1 are the first cells, m..2m-1 the second."""
-    for idx in _data.minibatches(len(pairs), batch_size, rng):
+    for idx in data.dist.shard(_data.minibatches(len(pairs), batch_size, rng)):
         block = pairs[idx]
         yield data.batch(np.concatenate([block[:, 0], block[:, 1]]), with_counts=with_counts)
 

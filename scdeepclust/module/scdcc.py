@@ -100,6 +100,7 @@ def clustering_passes(
                 "cannot_link",
                 lambda: pair_batches(data, cannot_link, batch_size, rng, with_counts=False),
                 lambda b: {"cannot_link": cl_weight * cannot_link_loss(*pair_log_q(model, b))},
+                uses_all_parameters=False,  # the decoder gets no gradient
             )
         )
     return passes
