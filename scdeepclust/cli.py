@@ -23,6 +23,8 @@ from typing import Any
 
 #: Exit status for bad input (as argparse uses for bad options).
 EXIT_USAGE = 2
+#: Exit status when another process of a data-parallel (torchrun) run failed.
+EXIT_FAILURE = 1
 
 #: Parameters of the tools that are not options of the CLI (``copy`` has no meaning there).
 _NOT_OPTIONS = {"adata", "copy", "progress_bar", "must_link", "cannot_link", "mask_var"}
@@ -227,6 +229,8 @@ def _run_tool(args: argparse.Namespace) -> None:
     model = model_class(**_config_values(args, model_class.config_class))
     adata = _read(args.input)
     model.fit(adata, mask_var=args.mask_var, progress_bar=args.progress_bar)
+    if process_rank() != 0:  # data-parallel run: rank 0 writes the results
+        return
     write(adata, False, model.results_)
     if args.save_model:
         model.save(args.save_model, overwrite=args.force)
@@ -241,6 +245,8 @@ def _run_predict(args: argparse.Namespace) -> None:
     model = load(args.model, device=args.device)
     adata = _read(args.input)
     model.predict(adata)
+    if process_rank() != 0:
+        return
     write_atomic(adata, args.output)
     _report(model, args.output)
 
@@ -250,15 +256,41 @@ def _report(model, output: str) -> None:
     print(f"scdeepclust: wrote {output} ({keys}, obsm['X_<key>'], obsm['<key>_q'])")
 
 
+def process_rank() -> int:
+    """Rank of this process under torchrun (0 otherwise): only rank 0 writes files."""
+    from .module.distributed import process_rank
+
+    return process_rank()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0, or 2 for bad input)."""
+    """Run the command line; returns the exit status.
+
+    0, 2 for bad input, 1 when another process of a data-parallel run failed. Under
+    ``torchrun`` every rank trains and rank 0 alone writes OUT and the model folder; an
+    unexpected error is recorded for torchrun's failure summary.
+    """
+    from .module.distributed import launched_world_size
+
+    if launched_world_size() > 1:
+        from torch.distributed.elastic.multiprocessing.errors import record
+
+        return record(_main)(argv)
+    return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from .models import ModelFormatError
+    from .module.distributed import PeerFailureError
     from .module.engine import TrainingDivergedError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.run(args)
+    except PeerFailureError as err:
+        _fail(parser, str(err))
+        return EXIT_FAILURE
     except (CLIError, ModelFormatError, TrainingDivergedError) as err:
         return _fail(parser, str(err))
     except (KeyError, ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
@@ -270,7 +302,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(parser: argparse.ArgumentParser, message: str) -> int:
-    print(f"{parser.prog}: error: {' '.join(message.split())}", file=sys.stderr)
+    from .module.distributed import launched_world_size
+
+    world = launched_world_size()
+    where = f" (rank {process_rank()} of {world})" if world > 1 else ""
+    print(f"{parser.prog}: error{where}: {' '.join(message.split())}", file=sys.stderr)
     return EXIT_USAGE
 
 

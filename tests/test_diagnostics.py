@@ -93,8 +93,16 @@ def test_diagnostics_survive_h5ad(synthetic_adata, tmp_path):
 
 def test_aggregate_over_seeds():
     recs = [
-        {"dataset": "d", "method": "m", "k_mode": "given", "constraints": f"protein {n}ml",
-         "seed": seed, "ari": ari, "n_clusters": 8, "stopped_cluster": stop}
+        {
+            "dataset": "d",
+            "method": "m",
+            "k_mode": "given",
+            "constraints": f"protein {n}ml",
+            "seed": seed,
+            "ari": ari,
+            "n_clusters": 8,
+            "stopped_cluster": stop,
+        }
         for seed, ari, n, stop in [(0, 0.5, 3, "converged"), (1, 0.7, 4, "cap")]
     ]
     (row,) = benchmark.aggregate(recs)

@@ -623,6 +623,7 @@ CORRUPTIONS = {
     "object arrays": (_object_npz, r"state.npz is corrupt"),
 }
 
+
 #: Cases that show a bug of the package (strict: the mark must be removed once fixed).
 @pytest.mark.parametrize("case", list(CORRUPTIONS))
 def test_load_refuses_corrupt_folder(case, scdcc_copy):

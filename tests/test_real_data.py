@@ -81,8 +81,14 @@ def test_scdcc_protein_constraints_help_on_cite(cite_scdcc):
     adata = cite_scdcc
     ml, cl = sdc.pp.constraints_from_rep(adata, "protein", n_pairs=20_000, random_state=0)
     constrained = sdc.tl.scdcc(
-        adata, n_clusters=15, must_link=ml, cannot_link=cl, random_state=0,
-        progress_bar=False, copy=True, key_added="scdcc_protein",
+        adata,
+        n_clusters=15,
+        must_link=ml,
+        cannot_link=cl,
+        random_state=0,
+        progress_bar=False,
+        copy=True,
+        key_added="scdcc_protein",
     )
     truth = adata.obs["cell_type"]
     plain = adjusted_rand_score(truth, adata.obs["scdcc"])
@@ -134,4 +140,3 @@ def test_model_fitted_on_70_percent_predicts_the_rest(tmp_path):
         scores.append(adjusted_rand_score(new.obs["cell_type"], new.obs["scdcc"]))
     print("held-out ARI per seed:", np.round(scores, 3), "mean", round(float(np.mean(scores)), 3))
     assert np.mean(scores) >= 0.72
-

@@ -30,6 +30,7 @@ from anndata import AnnData
 
 from ..data import results as _results
 from ..data.state import InputState
+from ..module import distributed
 from ..module.engine import embed, soft_assignments
 from ..module.modules import ClusteringHead, DeepClusterModel
 
@@ -188,6 +189,9 @@ class BaseModel:
     def save(self, dir_path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Save the fitted model into the folder ``dir_path`` (created; see module docs).
 
+        Under ``torchrun`` only rank 0 writes (every rank holds the same model); on the other
+        ranks this returns the path without writing.
+
         Raises
         ------
         RuntimeError
@@ -199,6 +203,8 @@ class BaseModel:
 
         self._check_fitted()
         path = Path(dir_path)
+        if distributed.process_rank() != 0:
+            return path
         if path.exists() and not overwrite:
             raise FileExistsError(
                 f"{path} exists; pass overwrite=True to replace it, or choose another folder."

@@ -117,11 +117,10 @@ def _bounds(n: int, parts: int) -> np.ndarray:
 
 
 def _peer_failure(err: BaseException) -> PeerFailureError:
-    ctx = current()
     return PeerFailureError(
-        f"rank {ctx.rank} of {ctx.world_size}: lost another process of this data-parallel run "
-        f"(a rank failed or was stopped; its own error is above). No output was written. "
-        f"({' '.join(str(err).split())[:300]})"
+        "lost another process of this data-parallel run (a rank failed or was stopped; its "
+        "own error is above). No output was written. "
+        f"({' '.join(str(err).split())[:200]})"
     )
 
 
