@@ -77,7 +77,7 @@ LIBRARY_SDLOG = 0.25
 CHUNK = 20_000  # cells drawn at a time by the generator (bounds its temporary memory)
 STAGES = ("prepare", "pretrain", "init", "cluster")
 COLUMNS = (
-    "tool", "k_mode", "seed", "threads", "n_obs", "nnz", "csr_mib", "seconds_total",
+    "tool", "k_mode", "seed", "threads", "device", "n_obs", "nnz", "csr_mib", "seconds_total",
     *(f"s_{s}" for s in STAGES),
     "epochs_pretrain", "epochs_cluster", "steps_pretrain", "steps_cluster", "stopped_cluster",
     "n_clusters", "ari", "rss_after_load_mib", "peak_rss_mib", "error",
@@ -258,6 +258,7 @@ def run_case(spec: dict) -> dict:
         "k_mode": spec["k_mode"],
         "seed": spec["seed"],
         "threads": spec["threads"],
+        "device": spec["device"],
         "n_obs": spec["n_obs"],
     }
     try:
@@ -276,6 +277,7 @@ def run_case(spec: dict) -> dict:
             "n_clusters": K if spec["k_mode"] == "given" else None,
             "random_state": spec["seed"],
             "progress_bar": False,
+            "device": spec["device"],
             **spec["params"],
         }
         start = time.perf_counter()
@@ -305,7 +307,7 @@ def run_case(spec: dict) -> dict:
 
 def run_in_subprocess(spec: dict, timeout: float | None) -> dict:
     """Run ``run_case`` in ``python scaling.py --one <spec>``; a row with the error on failure."""
-    base = {k: spec[k] for k in ("tool", "k_mode", "seed", "threads", "n_obs")}
+    base = {k: spec[k] for k in ("tool", "k_mode", "seed", "threads", "device", "n_obs")}
     base["nnz"], base["csr_mib"] = file_sizes(spec["path"])
     row, error = _benchmark.run_child(os.path.abspath(__file__), spec, timeout)
     return row if error is None else {**base, "error": error}
@@ -396,6 +398,9 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,30000,100000,300000")
     p.add_argument("--seed", type=int, default=0, help="generator seed and random_state")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--device", default="cpu", help="torch device of the tools: cpu, cuda, cuda:1, auto"
+    )
     p.add_argument("--timeout", type=float, default=3600, help="seconds per case")
     p.add_argument("--cache", default="results/scaling", help="folder of the generated h5ad")
     p.add_argument("--params", default="{}", help="JSON keyword arguments for the tool")
@@ -449,6 +454,7 @@ def main() -> None:
                 "n_obs": n,
                 "seed": a.seed,
                 "threads": a.threads,
+                "device": a.device,
                 "path": os.path.abspath(path),
                 "params": params,
             }
