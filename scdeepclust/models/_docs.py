@@ -63,7 +63,12 @@ random_state
         same device gives the same labels.
     device
         "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", "mps", or a
-        ``torch.device``.
+        ``torch.device``. On CUDA the counts are copied to the device when they take at
+        most half of its free memory, and minibatches are sliced there. Under ``torchrun``
+        the call trains data-parallel (torch DDP; gloo on the CPU, NCCL on CUDA, where
+        "cuda" / "auto" mean this rank's GPU, ``cuda:LOCAL_RANK``): each rank takes its
+        share of every minibatch, q and p are computed over all cells, and the results are
+        written into every rank's ``adata``; see the README.
     precision
         ``"float32"`` (default) or ``"bfloat16"``: the training matrix products in bfloat16
         under :func:`torch.autocast` (losses, q and every output stay float32). Faster on a
