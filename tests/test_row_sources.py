@@ -61,3 +61,13 @@ def test_fit_with_counts_on_the_device(monkeypatch, synthetic_adata, torch_singl
     dev = sdc.tl.scdcc(synthetic_adata, 3, pretrain_epochs=20, copy=True)
     assert adjusted_rand_score(host.obs["scdcc"], dev.obs["scdcc"]) >= 0.9
     assert adjusted_rand_score(dev.obs["group"], dev.obs["scdcc"]) >= 0.9
+
+
+def test_counts_go_to_a_gpu_only_when_they_fit(monkeypatch, prepared):
+    nbytes = _data.csr_nbytes(prepared.counts)
+    cuda = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (2 * nbytes, 4 * nbytes))
+    assert _data.choose_row_source(prepared.counts, cuda) == "device"
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (2 * nbytes - 8, 4 * nbytes))
+    assert _data.choose_row_source(prepared.counts, cuda) == "host-sparse"
+    assert _data.choose_row_source(prepared.counts, torch.device("cpu")) == "host-dense"
