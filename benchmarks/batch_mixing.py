@@ -30,8 +30,17 @@ import numpy as np
 
 N_HVG = 2000
 VARIANTS = ("pca", "pca_combat", "scdcc", "scdcc_batch", "desc", "desc_batch")
-COLUMNS = ("ari", "nmi", "ilisi", "clisi", "ilisi_med", "clisi_med", "asw_batch",
-           "n_clusters", "seconds")
+COLUMNS = (
+    "ari",
+    "nmi",
+    "ilisi",
+    "clisi",
+    "ilisi_med",
+    "clisi_med",
+    "asw_batch",
+    "n_clusters",
+    "seconds",
+)
 
 
 def load(name: str):
@@ -69,8 +78,14 @@ def knn(emb: np.ndarray, k: int = 90) -> tuple[np.ndarray, np.ndarray]:
     return dist[keep].reshape(-1, k), idx[keep].reshape(-1, k)
 
 
-def lisi(dist: np.ndarray, idx: np.ndarray, labels, perplexity: float = 30.0,
-         tol: float = 1e-5, n_iter: int = 50) -> np.ndarray:
+def lisi(
+    dist: np.ndarray,
+    idx: np.ndarray,
+    labels,
+    perplexity: float = 30.0,
+    tol: float = 1e-5,
+    n_iter: int = 50,
+) -> np.ndarray:
     """Per-cell LISI: inverse Simpson index of ``labels`` among the kNN, Gaussian-weighted.
 
     Per cell, the kernel weights p_j ∝ exp(-beta d_j) over its neighbours (d: Euclidean
@@ -176,8 +191,15 @@ def run(adata, mask, variant: str, k: int, seed: int) -> tuple[np.ndarray, np.nd
     if variant.startswith("pca"):
         return baseline(adata, mask, k, seed, combat=variant == "pca_combat")
     batch_key = "batch" if variant.endswith("_batch") else None
-    common = dict(n_clusters=k, mask_var=mask, batch_key=batch_key, key_added="m",
-                  random_state=seed, progress_bar=False, copy=True)
+    common = dict(
+        n_clusters=k,
+        mask_var=mask,
+        batch_key=batch_key,
+        key_added="m",
+        random_state=seed,
+        progress_bar=False,
+        copy=True,
+    )
     if variant.startswith("scdcc"):
         out = sdc.tl.scdcc(adata, **common)
     else:
@@ -190,8 +212,10 @@ def summary(rows: list[dict]) -> str:
 
     df = pd.DataFrame(rows)
     shown = ("ari", "nmi", "ilisi", "clisi", "asw_batch", "n_clusters", "seconds")
-    lines = ["| dataset | variant | " + " | ".join(shown) + " |",
-             "|---|---|" + "---:|" * len(shown)]
+    lines = [
+        "| dataset | variant | " + " | ".join(shown) + " |",
+        "|---|---|" + "---:|" * len(shown),
+    ]
     for (ds, var), g in df.groupby(["dataset", "variant"], sort=False):
         cells = []
         for c in shown:
@@ -233,15 +257,25 @@ def main() -> None:
                 labels, emb = run(adata, mask, variant, k, seed)
                 secs = time.perf_counter() - t
                 torch.set_num_threads(a.threads)
-                row = {"dataset": name, "variant": variant, "seed": seed,
-                       "ari": adjusted_rand_score(truth, labels),
-                       "nmi": normalized_mutual_info_score(truth, labels),
-                       **mixing(emb, batch, truth, a.k_lisi),
-                       "n_clusters": len(np.unique(labels)), "seconds": secs}
+                row = {
+                    "dataset": name,
+                    "variant": variant,
+                    "seed": seed,
+                    "ari": adjusted_rand_score(truth, labels),
+                    "nmi": normalized_mutual_info_score(truth, labels),
+                    **mixing(emb, batch, truth, a.k_lisi),
+                    "n_clusters": len(np.unique(labels)),
+                    "seconds": secs,
+                }
                 rows.append(row)
-                vals = "\t".join(f"{row[c]:.1f}" if c == "seconds" else
-                                 str(row[c]) if c == "n_clusters" else f"{row[c]:.4f}"
-                                 for c in COLUMNS)
+                vals = "\t".join(
+                    f"{row[c]:.1f}"
+                    if c == "seconds"
+                    else str(row[c])
+                    if c == "n_clusters"
+                    else f"{row[c]:.4f}"
+                    for c in COLUMNS
+                )
                 print(f"{name}\t{variant}\t{seed}\t{vals}", flush=True)
     if a.markdown:
         print()

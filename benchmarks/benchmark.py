@@ -698,7 +698,10 @@ def build_specs(
     specs = []
     for seed in seeds:
         common = {
-            "seed": seed, "quick": quick, "params": dict(params or {}), "max_cells": max_cells
+            "seed": seed,
+            "quick": quick,
+            "params": dict(params or {}),
+            "max_cells": max_cells,
         }
         specs += _dataset_specs(datasets, methods, k_modes, constraints, common, baseline)
     return specs

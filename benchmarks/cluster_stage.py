@@ -41,8 +41,11 @@ def main() -> None:
     p.add_argument("--variant", action="append", default=[])
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    print("variant\tdataset\tseed\tepoch\tari_init\tari\tclusters\tepochs\tstopped\tlast_changes"
-          "\tseconds", flush=True)
+    print(
+        "variant\tdataset\tseed\tepoch\tari_init\tari\tclusters\tepochs\tstopped\tlast_changes"
+        "\tseconds",
+        flush=True,
+    )
     for name in a.datasets.split(","):
         adata = _common.load(name)
         mask = "highly_variable" if "highly_variable" in adata.var else None
@@ -51,8 +54,18 @@ def main() -> None:
         dev = torch.device("cpu")
         data = prepared.to(dev)
         for vname, opt in map(parse_variant, a.variant or ["base:"]):
-            o = {"lr": 1.0, "gamma": 1.0, "update_interval": 1, "tol": 1e-3, "max_epochs": 300,
-                 "k": "given", "resolution": 0.8, "n_neighbors": 20, "rho": 0.95, **opt}
+            o = {
+                "lr": 1.0,
+                "gamma": 1.0,
+                "update_interval": 1,
+                "tol": 1e-3,
+                "max_epochs": 300,
+                "k": "given",
+                "resolution": 0.8,
+                "n_neighbors": 20,
+                "rho": 0.95,
+                **opt,
+            }
             for seed in map(int, a.seeds.split(",")):
                 path = os.path.join(a.trace, f"{name}_s{seed}_e{a.epoch}.pt")
                 if not os.path.exists(path):
@@ -63,26 +76,44 @@ def main() -> None:
                     model.load_state_dict(torch.load(path, weights_only=True))
                     k = _common.K[name] if o["k"] == "given" else None
                     centers, init = workflow.init_head(
-                        model, data, n_clusters=k, resolution=o["resolution"],
-                        n_neighbors=o["n_neighbors"], alpha=1.0, random_state=seed,
-                        timer=workflow.Timer())
-                    target = workflow.self_training(model, data, init,
-                                                    update_interval=o["update_interval"],
-                                                    tol=o["tol"])
+                        model,
+                        data,
+                        n_clusters=k,
+                        resolution=o["resolution"],
+                        n_neighbors=o["n_neighbors"],
+                        alpha=1.0,
+                        random_state=seed,
+                        timer=workflow.Timer(),
+                    )
+                    target = workflow.self_training(
+                        model, data, init, update_interval=o["update_interval"], tol=o["tol"]
+                    )
                     rng = np.random.default_rng(seed + 100)
                     passes = clustering_passes(
-                        model, data, target, gamma=o["gamma"], batch_size=256, rng=rng,
-                        must_link=np.zeros((0, 2), int), cannot_link=np.zeros((0, 2), int),
-                        ml_weight=1.0, cl_weight=1.0)
+                        model,
+                        data,
+                        target,
+                        gamma=o["gamma"],
+                        batch_size=256,
+                        rng=rng,
+                        must_link=np.zeros((0, 2), int),
+                        cannot_link=np.zeros((0, 2), int),
+                        ml_weight=1.0,
+                        cl_weight=1.0,
+                    )
                     opt_ = torch.optim.Adadelta(model.parameters(), lr=o["lr"], rho=o["rho"])
-                    res = run_stage("cluster", model, passes, opt_, int(o["max_epochs"]),
-                                    before_epoch=target)
+                    res = run_stage(
+                        "cluster", model, passes, opt_, int(o["max_epochs"]), before_epoch=target
+                    )
                     _, q = workflow.final_outputs(model, data)
                 labels = q.argmax(1)
                 ch = ",".join(f"{x:.4f}" for x in target.delta[-3:])
-                print(f"{vname}\t{name}\t{seed}\t{a.epoch}\t{ari(truth, init):.4f}"
-                      f"\t{ari(truth, labels):.4f}\t{len(np.unique(labels))}\t{res.n_epochs}"
-                      f"\t{res.stopped_by}\t{ch}\t{time.perf_counter() - t:.1f}", flush=True)
+                print(
+                    f"{vname}\t{name}\t{seed}\t{a.epoch}\t{ari(truth, init):.4f}"
+                    f"\t{ari(truth, labels):.4f}\t{len(np.unique(labels))}\t{res.n_epochs}"
+                    f"\t{res.stopped_by}\t{ch}\t{time.perf_counter() - t:.1f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -28,16 +28,24 @@ def graph(z: np.ndarray, n_neighbors: int, seed: int):
     import scanpy as sc
 
     tmp = ad.AnnData(np.ascontiguousarray(z, dtype=np.float32))
-    sc.pp.neighbors(tmp, n_neighbors=n_neighbors, use_rep="X", transformer="sklearn",
-                    random_state=seed)
+    sc.pp.neighbors(
+        tmp, n_neighbors=n_neighbors, use_rep="X", transformer="sklearn", random_state=seed
+    )
     return tmp
 
 
 def leiden(tmp, resolution: float, seed: int) -> np.ndarray:
     import scanpy as sc
 
-    sc.tl.leiden(tmp, resolution=resolution, flavor="igraph", n_iterations=2, directed=False,
-                 random_state=seed, key_added="l")
+    sc.tl.leiden(
+        tmp,
+        resolution=resolution,
+        flavor="igraph",
+        n_iterations=2,
+        directed=False,
+        random_state=seed,
+        key_added="l",
+    )
     return tmp.obs["l"].cat.codes.to_numpy()
 
 
@@ -108,8 +116,11 @@ def main() -> None:
             z = f[f"z_{e}"].astype(np.float64)
 
             def row(method, labels):
-                print(f"{name}\t{seed}\t{e}\t{method}\t{ari(truth, labels):.4f}\t"
-                      f"{len(np.unique(labels))}", flush=True)
+                print(
+                    f"{name}\t{seed}\t{e}\t{method}\t{ari(truth, labels):.4f}\t"
+                    f"{len(np.unique(labels))}",
+                    flush=True,
+                )
 
             row("kmeans20", KMeans(k, n_init=20, random_state=seed).fit_predict(z))
             if a.full:

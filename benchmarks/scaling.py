@@ -335,8 +335,17 @@ def format_row(row: dict) -> str:
     return "\t".join(cells)
 
 
+def loglog_slope(n_obs: np.ndarray, seconds: np.ndarray) -> float:
+    """Least-squares slope of log(seconds) on log(n_obs): 1 is linear, NaN for < 2 sizes."""
+    if len(n_obs) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(n_obs.astype(float)), np.log(seconds.astype(float)), 1)[0])
+
+
 def plot(tsv: str, png: str) -> None:
     """Log-log seconds_total vs n_obs per tool and k mode, each with a slope-1 guide.
+
+    The least-squares log-log slope of each line is printed and shown in the legend.
 
     Rows with an error are left out; where the TSV holds several rows of one (tool, k mode,
     seed, n_obs) (appended runs), the last one is used.
@@ -357,7 +366,14 @@ def plot(tsv: str, png: str) -> None:
     for i, ((tool, k_mode), g) in enumerate(df.groupby(["tool", "k_mode"], sort=True)):
         g = g.groupby("n_obs")["seconds_total"].mean().sort_index()
         color = colors[i % len(colors)]
-        ax.plot(g.index, g.to_numpy(), "o-", color=color, label=f"{tool}, k {k_mode}")
+        slope = loglog_slope(g.index.to_numpy(), g.to_numpy())
+        print(
+            f"{tool}, k {k_mode}: log-log slope of seconds vs n_obs over "
+            f"{g.index.min():,}-{g.index.max():,} cells = {slope:.2f}",
+            file=sys.stderr,
+        )
+        label = f"{tool}, k {k_mode} (slope {slope:.2f})"
+        ax.plot(g.index, g.to_numpy(), "o-", color=color, label=label)
         n0, s0 = g.index[0], g.iloc[0]
         xs = np.array([n0, max(df["n_obs"].max(), n0)])
         ax.plot(

@@ -48,9 +48,7 @@ def main() -> None:
     opts.update({k: float(v) for k, v in (s.split("=") for s in a.param)})
     adata = _common.load(a.dataset, a.worm_genes)
     mask = "highly_variable" if "highly_variable" in adata.var else None
-    _, prepared = InputState.fit(
-        adata, layer="counts", mask_var=mask, max_value=a.max_value
-    )
+    _, prepared = InputState.fit(adata, layer="counts", mask_var=mask, max_value=a.max_value)
     dev = torch.device("cpu")
     data = prepared.to(dev)
     save = {int(e) for e in a.save.split(",") if e}

@@ -44,15 +44,19 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--trace", default="/tmp/trace")
     a = p.parse_args()
-    print("file\tn_epochs\tcurrent\tkeras_rel1e-3_p10\tkeras_rel1e-4_p10\tkeras_rel1e-3_p20"
-          "\tloss@10\tloss@40\tloss@150\trel_gain_per_epoch@40")
+    print(
+        "file\tn_epochs\tcurrent\tkeras_rel1e-3_p10\tkeras_rel1e-4_p10\tkeras_rel1e-3_p20"
+        "\tloss@10\tloss@40\tloss@150\trel_gain_per_epoch@40"
+    )
     for path in sorted(glob.glob(os.path.join(a.trace, "*_s?.npz"))):
         loss = np.load(path)["loss"]
         gain = (loss[35] - loss[45]) / loss[40] / 10 if len(loss) > 45 else float("nan")
-        print(f"{os.path.basename(path)}\t{len(loss)}\t{current_rule(loss)}"
-              f"\t{keras_rule(loss)}\t{keras_rule(loss, min_delta=1e-4)}"
-              f"\t{keras_rule(loss, patience=20)}\t{loss[9]:.4f}\t{loss[39]:.4f}\t{loss[-1]:.4f}"
-              f"\t{gain:.2e}")
+        print(
+            f"{os.path.basename(path)}\t{len(loss)}\t{current_rule(loss)}"
+            f"\t{keras_rule(loss)}\t{keras_rule(loss, min_delta=1e-4)}"
+            f"\t{keras_rule(loss, patience=20)}\t{loss[9]:.4f}\t{loss[39]:.4f}\t{loss[-1]:.4f}"
+            f"\t{gain:.2e}"
+        )
 
 
 if __name__ == "__main__":

@@ -38,23 +38,34 @@ def main() -> None:
     n, g = adata.shape
     # scDCC: encoder g-256-64-32, decoder 32-64-256 and the three 256 x g heads
     flop = matmul_gflop_per_epoch(n, [g, 256, 64, 32, 64, 256]) + 3 * 2 * 256 * 3 * g * n / 1e9
-    print(f"PBMC {n} cells x {g} genes; scdcc matmul work per pretraining epoch {flop:.0f} "
-          f"GFLOP; at 120-170 GFLOP/s (fp32, 2 threads) >= {flop / 170:.2f}-{flop / 120:.2f} "
-          "s per epoch")
+    print(
+        f"PBMC {n} cells x {g} genes; scdcc matmul work per pretraining epoch {flop:.0f} "
+        f"GFLOP; at 120-170 GFLOP/s (fp32, 2 threads) >= {flop / 170:.2f}-{flop / 120:.2f} "
+        "s per epoch"
+    )
     for tool in a.tools.split(","):
         for precision in a.precision.split(","):
             t = time.perf_counter()
-            out = getattr(sdc.tl, tool)(adata, n_clusters=8, random_state=0, copy=True,
-                                        progress_bar=False, precision=precision)
+            out = getattr(sdc.tl, tool)(
+                adata,
+                n_clusters=8,
+                random_state=0,
+                copy=True,
+                progress_bar=False,
+                precision=precision,
+            )
             total = time.perf_counter() - t
             uns = out.uns[tool]
             sec, ep = uns["seconds"], uns["n_epochs"]
             ari = adjusted_rand_score(out.obs["cell_type"], out.obs[tool])
             per = {s: sec[s] / max(int(ep[s]), 1) for s in ("pretrain", "cluster")}
-            print(f"{tool} {precision}: total {total:.1f} s, ARI {ari:.3f}; "
-                  + ", ".join(f"{k} {v:.1f} s" for k, v in sec.items())
-                  + f"; epochs {int(ep['pretrain'])}/{int(ep['cluster'])}; s/epoch pretrain "
-                  f"{per['pretrain']:.3f}, cluster {per['cluster']:.3f}", flush=True)
+            print(
+                f"{tool} {precision}: total {total:.1f} s, ARI {ari:.3f}; "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in sec.items())
+                + f"; epochs {int(ep['pretrain'])}/{int(ep['cluster'])}; s/epoch pretrain "
+                f"{per['pretrain']:.3f}, cluster {per['cluster']:.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,11 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     variants = [parse_variant(v) for v in (a.variant or ["base:"])]
     tool = getattr(sdc.tl, a.tool)
-    print("tool\tvariant\tdataset\tk_mode\tseed\tari\tnmi\tclusters\tari_init\tk_init"
-          "\tepochs\tsteps\tstopped\tn_refresh\tlast_changes\tseconds", flush=True)
+    print(
+        "tool\tvariant\tdataset\tk_mode\tseed\tari\tnmi\tclusters\tari_init\tk_init"
+        "\tepochs\tsteps\tstopped\tn_refresh\tlast_changes\tseconds",
+        flush=True,
+    )
     for name in a.datasets.split(","):
         adata = _common.load(name, a.worm_genes)
         mask = "highly_variable" if "highly_variable" in adata.var else None
@@ -60,8 +63,16 @@ def main() -> None:
                 for seed in map(int, a.seeds.split(",")):
                     k = _common.K[name] if k_mode == "given" else None
                     t = time.perf_counter()
-                    out = tool(adata, n_clusters=k, mask_var=mask, random_state=seed,
-                               progress_bar=False, copy=True, key_added="m", **kwargs)
+                    out = tool(
+                        adata,
+                        n_clusters=k,
+                        mask_var=mask,
+                        random_state=seed,
+                        progress_bar=False,
+                        copy=True,
+                        key_added="m",
+                        **kwargs,
+                    )
                     secs = time.perf_counter() - t
                     uns = out.uns["m"]
                     labels = out.obs["m"].to_numpy()

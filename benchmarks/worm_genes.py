@@ -31,8 +31,11 @@ def main() -> None:
             sc.pp.neighbors(b, n_neighbors=15, transformer="sklearn", random_state=seed)
             sc.tl.leiden(b, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
             truth = adata.obs["cell_type"].to_numpy()
-            print(f"{flavor}\t{seed}\t{ari(truth, km):.4f}\t{ari(truth, b.obs['leiden']):.4f}"
-                  f"\t{b.obs['leiden'].nunique()}\t{genes.sum()}", flush=True)
+            print(
+                f"{flavor}\t{seed}\t{ari(truth, km):.4f}\t{ari(truth, b.obs['leiden']):.4f}"
+                f"\t{b.obs['leiden'].nunique()}\t{genes.sum()}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
