@@ -226,6 +226,15 @@ def test_target_distribution_normalised_and_sharper():
     assert torch.all(_entropy(pb) <= _entropy(balanced) + 1e-12)
 
 
+def test_target_distribution_in_place_gives_the_same_p():
+    q = _random_q(5).float()
+    p = target_distribution(q)
+    q_again = q.clone()
+    p_inplace = target_distribution(q_again, inplace=True)
+    assert p_inplace.data_ptr() == q_again.data_ptr()  # no second matrix
+    assert torch.equal(p, p_inplace)
+
+
 def test_kl_divergence_properties():
     q = _random_q(6)
     p = target_distribution(q)

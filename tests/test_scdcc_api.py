@@ -354,7 +354,9 @@ def test_divergence_in_pretraining(synthetic_adata, monkeypatch):
 
 def test_divergence_in_clustering(synthetic_adata, monkeypatch):
     """A NaN target distribution makes the KL term NaN in the clustering stage."""
-    monkeypatch.setattr(_engine, "target_distribution", lambda q: torch.full_like(q, torch.nan))
+    monkeypatch.setattr(
+        _engine, "target_distribution", lambda q, inplace=False: torch.full_like(q, torch.nan)
+    )
     snap = snapshot(synthetic_adata)
     with pytest.raises(TrainingDivergedError, match=r"^cluster: the '\w+' loss became nan"):
         run(synthetic_adata)

@@ -219,6 +219,7 @@ class DESC(BaseModel):
             dist=data.dist,
         )
         timer.seconds["cluster"] = clu.seconds
+        target.p = None  # memory: p (n_obs x k) is not needed after the clustering stage
         pre_history = {
             f"{stage}_{term}": values
             for stage, r in pre.items()

@@ -143,6 +143,7 @@ class SCDCC(BaseModel):
                 dist=data.dist,
             )
             timer.seconds["cluster"] = clu.seconds
+        target.p = None  # memory: p (n_obs x k) is not needed after the clustering stage
 
         params = plain_params(
             n_clusters=n_clusters, layer=c.layer, mask_var=describe_mask(mask_var),

@@ -263,10 +263,14 @@ def embed(model: DeepClusterModel, data: DeviceData, chunk_size: int = 1024) -> 
 def soft_assignments(
     model: DeepClusterModel, z: torch.Tensor, chunk_size: int = 4096
 ) -> torch.Tensor:
-    """Soft assignments q of all cells (from their embedding ``z``), n_obs x n_clusters."""
-    return torch.cat(
-        [model.head(z[s : s + chunk_size]).exp() for s in range(0, len(z), chunk_size)]
-    )
+    """Soft assignments q of all cells (from their embedding ``z``), n_obs x n_clusters.
+
+    Filled chunk by chunk into one preallocated output (no list of chunks and a copy).
+    """
+    q = torch.empty((len(z), model.head.n_clusters), device=z.device)
+    for s in range(0, len(z), chunk_size):
+        q[s : s + chunk_size] = model.head(z[s : s + chunk_size]).exp()
+    return q
 
 
 class SelfTraining:
@@ -295,6 +299,7 @@ class SelfTraining:
     def __call__(self, epoch: int) -> bool:  # noqa: D102
         if epoch % self.update_interval:
             return False
+        self.p = None  # memory: at most one n_obs x n_clusters matrix at a time
         q = soft_assignments(self.model, embed(self.model, self.data))
         labels = q.argmax(dim=1)
         delta = float((labels != self.labels).float().mean())
@@ -302,7 +307,7 @@ class SelfTraining:
         self.labels = labels
         if epoch > 0 and delta < self.tol:
             return True
-        self.p = target_distribution(q)
+        self.p = target_distribution(q, inplace=True)
         return False
 
 

@@ -150,7 +150,7 @@ def log_soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) 
     return torch.log_softmax(logits, dim=1)
 
 
-def target_distribution(q: torch.Tensor) -> torch.Tensor:
+def target_distribution(q: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     """Sharpened target distribution p of DEC / DESC / scDeepCluster.
 
     p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j'), with cluster frequencies f_j = sum_i q_ij
@@ -160,13 +160,18 @@ def target_distribution(q: torch.Tensor) -> torch.Tensor:
     ----------
     q
         Soft assignments of all cells, n_cells x n_clusters.
+    inplace
+        Overwrite ``q`` with p (no second n_cells x n_clusters matrix; same values).
 
     Returns
     -------
     p, n_cells x n_clusters, rows sum to 1.
     """
-    weight = q.pow(2) / q.sum(dim=0).clamp_min(torch.finfo(q.dtype).tiny)
-    return weight / weight.sum(dim=1, keepdim=True)
+    f = q.sum(dim=0).clamp_min(torch.finfo(q.dtype).tiny)
+    weight = q.pow_(2) if inplace else q.pow(2)
+    weight /= f
+    weight /= weight.sum(dim=1, keepdim=True)
+    return weight
 
 
 def kl_divergence(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
