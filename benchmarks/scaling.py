@@ -44,13 +44,16 @@ picks its layer widths from n_obs (a wider encoder above 10,000 and 20,000 cells
 
 Run it with nothing else on the machine (timings). Reproduce::
 
-    python benchmarks/scaling.py --sizes 10000,30000,100000 --out results/scaling.tsv \
+    python benchmarks/scaling.py --sizes 10000,30000,100000,300000 --out results/scaling.tsv \
         --plot results/scaling.png
-    python benchmarks/scaling.py --out results/scaling.tsv --plot results/scaling.png
+    python benchmarks/scaling.py --sizes 1000 --out results/scaling_baseline.tsv
+    python benchmarks/scaling.py --sizes 1000000 --k given --out results/scaling_1m.tsv
     python benchmarks/scaling.py --plot-only --out results/scaling.tsv --plot results/scaling.png
 
-(the second one runs the default sizes 10,000 to 300,000; ``--plot-only`` redraws the plot
-from the TSV). Smoke test with tiny schedules::
+(the second gives the memory baseline of a tiny run of each case; the third the 1,000,000-
+cell runs, about 16 minutes on 2 cores plus a minute to generate the 1.27 GB file;
+``--plot-only`` redraws the plot and prints the log-log slopes from the TSV). Smoke test
+with tiny schedules::
 
     SCDEEPCLUST_DATASETDIR=/data python benchmarks/scaling.py --sizes 2000 --tools scdcc \
         --k given --threads 1 --params '{"pretrain_epochs": 2, "max_epochs": 2}' \
