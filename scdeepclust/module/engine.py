@@ -179,11 +179,15 @@ class _Step:
     autocast_dtype: torch.dtype | None = None
     ddp: torch.nn.Module | None = None
 
+    @property
+    def device(self) -> torch.device:
+        """Device of the parameters."""
+        return self.optimizer.param_groups[0]["params"][0].device
+
     def __call__(self, loss_fn: Callable[[Any], dict[str, torch.Tensor]], batch: Any):
         """Run the step; returns the loss terms (detached)."""
-        device_type = self.optimizer.param_groups[0]["params"][0].device.type
         with torch.autocast(
-            device_type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
+            self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
         ):
             terms = loss_fn(batch) if self.ddp is None else self.ddp(loss_fn, batch)
         loss = sum(terms.values())
@@ -210,7 +214,7 @@ def _run_epoch(
             for key, value in step(p.loss, batch).items():
                 totals[key] = totals.get(key, 0.0) + value
             n_batches += 1
-        for key, v in _pass_means(totals, n_batches, ctx).items():
+        for key, v in _pass_means(totals, n_batches, ctx, step.device).items():
             if not math.isfinite(v):
                 raise TrainingDivergedError(
                     f"{stage}: the {key!r} loss became {v} in epoch {epoch + 1} (pass "
@@ -222,13 +226,16 @@ def _run_epoch(
     return means, n_steps
 
 
-def _pass_means(totals: dict[str, torch.Tensor], n_batches: int, ctx: Dist) -> dict[str, float]:
+def _pass_means(
+    totals: dict[str, torch.Tensor], n_batches: int, ctx: Dist, device: torch.device
+) -> dict[str, float]:
     """Mean of each loss term over the minibatches of a pass, over all ranks."""
     if not ctx.enabled:
         return {key: float(value) / max(n_batches, 1) for key, value in totals.items()}
     keys = sorted(totals)
-    local = [torch.as_tensor(totals[k], dtype=torch.float64).cpu() for k in keys]
-    summed = ctx.sum(torch.stack([*local, torch.tensor(float(n_batches), dtype=torch.float64)]))
+    local = [torch.as_tensor(totals[k], dtype=torch.float64, device=device) for k in keys]
+    count = torch.tensor(float(n_batches), dtype=torch.float64, device=device)
+    summed = ctx.sum(torch.stack([*local, count]))  # on the device: NCCL reduces CUDA tensors
     return {k: float(v) / max(float(summed[-1]), 1.0) for k, v in zip(keys, summed, strict=False)}
 
 
