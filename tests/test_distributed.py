@@ -19,11 +19,13 @@ from scdeepclust.module.distributed import Dist
 SCRIPT = Path(__file__).with_name("_ddp_script.py")
 
 
-def torchrun(*args: str, fail: tuple[int, str] | None = None) -> subprocess.CompletedProcess:
+def torchrun(
+    *args: str, fail: tuple[int, str] | None = None, script_args: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     """``tests/_ddp_script.py`` (the CLI) on 2 gloo processes; ``fail``: (rank, how)."""
     injected = ["--fail-rank", str(fail[0]), "--fail-how", fail[1]] if fail else []
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-           "2", str(SCRIPT), *injected, "--", *args]  # fmt: skip
+           "2", str(SCRIPT), *script_args, *injected, "--", *args]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
@@ -89,6 +91,17 @@ def test_two_ranks_agree_with_one_process_and_rank0_writes(
     # the saved model predicts the training labels in a single process
     predicted = sdc.models.load(model).predict(b, copy=True)
     assert adjusted_rand_score(predicted.obs[tool], a.obs[tool]) == 1.0
+
+
+def test_two_ranks_with_must_link_and_cannot_link_pairs(tmp_path, small_h5ad, torch_single_thread):
+    """The cannot-link pass gives the decoder no gradient: DDP must look for unused ones."""
+    from _ddp_script import constrained_run
+
+    out = tmp_path / "labels.npy"
+    run = torchrun(script_args=("--constraints", str(small_h5ad), str(out)))
+    assert run.returncode == 0, run.stderr[-3000:]
+    ddp, single = np.load(out), constrained_run(str(small_h5ad), None)
+    assert adjusted_rand_score(ddp, single) >= 0.9
 
 
 @pytest.mark.parametrize("how", ["raise", "kill"])
