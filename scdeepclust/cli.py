@@ -281,13 +281,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     from .models import ModelFormatError
-    from .module.distributed import PeerFailureError
+    from .module.distributed import PeerFailureError, finish
     from .module.engine import TrainingDivergedError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.run(args)
+        finish()  # under torchrun: every rank leaves once rank 0 has written
     except PeerFailureError as err:
         _fail(parser, str(err))
         return EXIT_FAILURE

@@ -61,6 +61,10 @@ def constrained_run(src: str, dst: str | None) -> np.ndarray:
     labels = adata.obs["scdcc"].astype(int).to_numpy()
     if dst is not None and int(os.environ.get("RANK", "0")) == 0:
         np.save(dst, labels)
+    if dst is not None:
+        from scdeepclust.module.distributed import finish
+
+        finish()
     return labels
 
 

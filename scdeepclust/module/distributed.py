@@ -175,3 +175,15 @@ def init_from_env(device: torch.device) -> Dist:
 def _destroy() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def finish() -> None:
+    """Wait for every rank, then leave the process group (the end of a successful run).
+
+    Ranks that exit while another is still writing its outputs can see the closed connection
+    in gloo's background threads and abort (SIGABRT); leaving together avoids that. Not
+    called on errors: a barrier would wait for a rank that is gone.
+    """
+    if launched_world_size() > 1 and dist.is_available() and dist.is_initialized():
+        _collective(dist.barrier)
+        dist.destroy_process_group()
