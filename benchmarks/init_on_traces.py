@@ -22,31 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import _common  # noqa: E402
 
-
-def graph(z: np.ndarray, n_neighbors: int, seed: int):
-    import anndata as ad
-    import scanpy as sc
-
-    tmp = ad.AnnData(np.ascontiguousarray(z, dtype=np.float32))
-    sc.pp.neighbors(
-        tmp, n_neighbors=n_neighbors, use_rep="X", transformer="sklearn", random_state=seed
-    )
-    return tmp
-
-
-def leiden(tmp, resolution: float, seed: int) -> np.ndarray:
-    import scanpy as sc
-
-    sc.tl.leiden(
-        tmp,
-        resolution=resolution,
-        flavor="igraph",
-        n_iterations=2,
-        directed=False,
-        random_state=seed,
-        key_added="l",
-    )
-    return tmp.obs["l"].cat.codes.to_numpy()
+from scdeepclust.data.init import knn_graph, leiden_on_graph  # noqa: E402
 
 
 def leiden_k(tmp, k: int, seed: int, lo: float = 0.01, hi: float = 5.0, steps: int = 12):
@@ -54,7 +30,7 @@ def leiden_k(tmp, k: int, seed: int, lo: float = 0.01, hi: float = 5.0, steps: i
     best = None
     for _ in range(steps):
         mid = np.sqrt(lo * hi)
-        labels = leiden(tmp, mid, seed)
+        labels = leiden_on_graph(tmp, mid, seed)
         n = labels.max() + 1
         if best is None or abs(n - k) < abs(best.max() + 1 - k):
             best = labels
@@ -128,10 +104,10 @@ def main() -> None:
             for std in (False, True) if a.full else (False,):
                 zz = (z - z.mean(0)) / z.std(0) if std else z
                 for nn in map(int, a.neighbors.split(",")):
-                    tmp = graph(zz, nn, seed)
+                    tmp = knn_graph(zz, nn, seed)  # one graph, several resolutions
                     tag = f"_n{nn}" + ("_std" if std else "")
                     for r in map(float, a.estimated.split(",")):
-                        row(f"leiden_r{r:g}{tag}", leiden(tmp, r, seed))
+                        row(f"leiden_r{r:g}{tag}", leiden_on_graph(tmp, r, seed))
                     if nn == 20 and not std:
                         row("leiden_k", leiden_k(tmp, k, seed))
                     if nn == 20 and not std and a.full:

@@ -34,25 +34,22 @@ def leiden_labels(
     start-up, and it avoids a crash of scanpy 1.11's default transformer with scipy >= 1.15
     sparse arrays above 4,096 cells.
     """
-    import anndata as ad
     import torch
 
     # numba's thread pool, started by the neighbour graph, resets torch's thread count
     n_threads = torch.get_num_threads()
     try:
-        return _leiden(
-            ad.AnnData(np.ascontiguousarray(z, dtype=np.float32)),
-            resolution,
-            n_neighbors,
-            random_state,
-        )
+        return leiden_on_graph(knn_graph(z, n_neighbors, random_state), resolution, random_state)
     finally:
         torch.set_num_threads(n_threads)
 
 
-def _leiden(tmp, resolution: float, n_neighbors: int, random_state: int) -> np.ndarray:
+def knn_graph(z: np.ndarray, n_neighbors: int, random_state: int):
+    """A temporary AnnData of the embedding (n_obs x latent_dim) with its exact kNN graph."""
+    import anndata as ad
     import scanpy as sc
 
+    tmp = ad.AnnData(np.ascontiguousarray(z, dtype=np.float32))
     sc.pp.neighbors(
         tmp,
         n_neighbors=min(n_neighbors, tmp.n_obs - 1),
@@ -60,15 +57,22 @@ def _leiden(tmp, resolution: float, n_neighbors: int, random_state: int) -> np.n
         transformer="sklearn",
         random_state=random_state,
     )
+    return tmp
+
+
+def leiden_on_graph(graph, resolution: float, random_state: int) -> np.ndarray:
+    """Leiden labels (int64, length n_obs) of a :func:`knn_graph` at ``resolution``."""
+    import scanpy as sc
+
     sc.tl.leiden(
-        tmp,
+        graph,
         resolution=resolution,
         flavor="igraph",
         n_iterations=2,
         directed=False,
         random_state=random_state,
     )
-    return tmp.obs["leiden"].cat.codes.to_numpy().astype(np.int64)
+    return graph.obs["leiden"].cat.codes.to_numpy().astype(np.int64)
 
 
 def centers_from_labels(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
