@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..module.distributed import local_device
 from ..module.utils import resolve_device
 
 #: ``precision`` values of the tools and the autocast dtype of each (None: plain float32).
@@ -134,8 +135,8 @@ class _Config:
         return check_random_state(self.random_state)
 
     def torch_device(self) -> torch.device:
-        """The resolved torch device."""
-        return resolve_device(self.device)
+        """The resolved torch device (under torchrun, ``cuda`` is this rank's GPU)."""
+        return local_device(resolve_device(self.device))
 
     def autocast(self) -> torch.dtype | None:
         """The autocast dtype of ``precision``."""

@@ -82,8 +82,7 @@ class SCDCC(BaseModel):
         c = self.config
         timer = _training.Timer()
         start = time.perf_counter()
-        seed, amp = c.seed(), c.autocast()
-        dev = distributed.local_device(c.torch_device())
+        seed, dev, amp = c.seed(), c.torch_device(), c.autocast()
         n_clusters = validation.check_n_clusters(c.n_clusters, adata.n_obs)
         ml = validation.check_pairs(must_link, adata, "must_link")
         cl = validation.check_pairs(cannot_link, adata, "cannot_link")

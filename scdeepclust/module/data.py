@@ -144,7 +144,7 @@ class PreparedData:
 
         ``dist``: the data-parallel group whose ranks share the minibatches (default: none).
         """
-        return DeviceData(self, device, dist or Dist(), row_source)
+        return DeviceData(self, device, dist, row_source)
 
 
 def _codes(codes: np.ndarray | None, n_obs: int) -> np.ndarray:

@@ -153,8 +153,7 @@ def process_rank() -> int:
 def local_device(device: torch.device) -> torch.device:
     """Under torchrun, ``cuda`` without an index means this rank's GPU (``LOCAL_RANK``)."""
     if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-        torch.cuda.set_device(device)
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return device
 
 
@@ -167,6 +166,8 @@ def init_from_env(device: torch.device) -> Dist:
     if launched_world_size() <= 1 or not dist.is_available():
         return current()
     if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)  # NCCL's collectives use the current device
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         atexit.register(_destroy)
     return current()

@@ -229,10 +229,11 @@ def _run_epoch(
 def _pass_means(
     totals: dict[str, torch.Tensor], n_batches: int, ctx: Dist, device: torch.device
 ) -> dict[str, float]:
-    """Mean of each loss term over the minibatches of a pass, over all ranks."""
-    if not ctx.enabled:
-        return {key: float(value) / max(n_batches, 1) for key, value in totals.items()}
-    keys = sorted(totals)
+    """Mean of each loss term over the minibatches of a pass, over all ranks.
+
+    The terms are the same, in the same order, on every rank (the same passes run).
+    """
+    keys = list(totals)
     local = [torch.as_tensor(totals[k], dtype=torch.float64, device=device) for k in keys]
     count = torch.tensor(float(n_batches), dtype=torch.float64, device=device)
     summed = ctx.sum(torch.stack([*local, count]))  # on the device: NCCL reduces CUDA tensors
