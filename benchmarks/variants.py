@@ -5,7 +5,13 @@ epochs, steps, what ended each stage, the label-change trace and seconds. Used f
 tables of the README (issue "Earn the cost").
 
     python benchmarks/variants.py --tool desc --datasets pbmc,bladder --seeds 0,1,2 \
-        --k given --variant base: --variant glorot:init='glorot'
+        --k given --variant base: --variant lr01:lr=0.1 --patch glorot
+
+``--patch`` changes the model code in this process only, for variants that are not (yet)
+parameters: ``glorot`` (Glorot-uniform weights and zero biases, as Keras initialises the
+reference code), ``hidden_noise`` (the Gaussian noise of scDeepCluster's Keras code also after
+each hidden encoder layer, before its activation). ``--save-init DIR`` writes the pretrained
+embedding each run initialises its centres from to ``DIR/<tool>_<variant>_<dataset>_<seed>.npy``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,52 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return name, kwargs
 
 
+def reconstruct_hidden_noise(self, x, covariate=None):
+    """DeepClusterModel.reconstruct with noise also before each hidden encoder activation."""
+    import torch
+
+    if not (self.training and self.noise_sd > 0):
+        return ORIGINAL["reconstruct"](self, x, covariate)
+    h = x + self.noise_sd * torch.randn_like(x)
+    if covariate is not None:
+        h = torch.cat([h, covariate], dim=1)
+    layers = list(self.encoder.net)
+    for i in range(0, len(layers), 2):
+        h = layers[i](h)
+        if i + 2 < len(layers):
+            h = h + self.noise_sd * torch.randn_like(h)
+        h = layers[i + 1](h)
+    return self.decoder(h if covariate is None else torch.cat([h, covariate], dim=1))
+
+
+ORIGINAL: dict = {}
+SAVE = {"dir": None, "name": None}
+
+
+def apply_patches(names: list[str], save_dir: str | None) -> None:
+    """Install the research patches named in ``--patch`` and the embedding dump."""
+    import torch
+
+    from scdeepclust.models import _training
+    from scdeepclust.module.modules import DeepClusterModel, GlorotLinear
+
+    if "glorot" in names:
+        torch.nn.Linear.reset_parameters = GlorotLinear.reset_parameters
+    if "hidden_noise" in names:
+        ORIGINAL["reconstruct"] = DeepClusterModel.reconstruct
+        DeepClusterModel.reconstruct = reconstruct_hidden_noise
+    if save_dir:
+        os.makedirs(save_dir, exist_ok=True)
+        SAVE["dir"] = save_dir
+        ORIGINAL["initial_clusters"] = _training.initial_clusters
+
+        def saving_initial_clusters(z, **kwargs):
+            np.save(os.path.join(SAVE["dir"], SAVE["name"] + ".npy"), z)
+            return ORIGINAL["initial_clusters"](z, **kwargs)
+
+        _training.initial_clusters = saving_initial_clusters
+
+
 def main() -> None:
     import torch
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -45,8 +97,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--worm-genes", default="seurat_v3")
     p.add_argument("--variant", action="append", default=[], help="name:key=value;key=value")
+    p.add_argument("--patch", action="append", default=[], choices=["glorot", "hidden_noise"])
+    p.add_argument("--save-init", default=None, help="folder for the pretrained embeddings")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    apply_patches(a.patch, a.save_init)
     variants = [parse_variant(v) for v in (a.variant or ["base:"])]
     tool = getattr(sdc.tl, a.tool)
     print(
@@ -56,12 +111,14 @@ def main() -> None:
     )
     for name in a.datasets.split(","):
         adata = _common.load(name, a.worm_genes)
+        torch.set_num_threads(a.threads)  # scanpy's gene selection (numba) resets it
         mask = "highly_variable" if "highly_variable" in adata.var else None
         truth = adata.obs["cell_type"].to_numpy()
         for vname, kwargs in variants:
             for k_mode in a.k.split(","):
                 for seed in map(int, a.seeds.split(",")):
                     k = _common.K[name] if k_mode == "given" else None
+                    SAVE["name"] = f"{a.tool}_{vname}_{name}_{k_mode}_{seed}"
                     t = time.perf_counter()
                     out = tool(
                         adata,

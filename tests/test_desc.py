@@ -29,6 +29,7 @@ from scdeepclust.module.desc import (
     pretrain_desc,
     stacked_autoencoders,
 )
+from scdeepclust.module.modules import Encoder, GlorotLinear
 
 _desc_module = importlib.import_module("scdeepclust.models._desc")
 _engine = importlib.import_module("scdeepclust.module.engine")
@@ -151,12 +152,32 @@ def _kinds(stack: nn.Sequential) -> list[type]:
 
 def test_autoencoder_architecture():
     model = build_mse_autoencoder(N_VARS, list(HIDDEN), LATENT)
-    assert _kinds(model.encoder.net) == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear, nn.Tanh]
-    assert _kinds(model.decoder.net) == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear, nn.Tanh]
+    dense = [GlorotLinear, nn.ReLU, GlorotLinear, nn.ReLU, GlorotLinear, nn.Tanh]
+    assert _kinds(model.encoder.net) == dense
+    assert _kinds(model.decoder.net) == dense
     shapes = [m.weight.shape for m in model.modules() if isinstance(m, nn.Linear)]
     assert shapes == [(32, 60), (16, 32), (8, 16), (16, 8), (32, 16), (60, 32)]
     assert not any(isinstance(m, nn.Dropout) for m in model.modules())  # only in the stacks
     assert model.noise_sd == 0.0
+
+
+def test_layers_start_from_glorot_uniform_weights_and_zero_biases():
+    """desc's Keras layers: U(-b, b) with b = sqrt(6 / (fan_in + fan_out)), bias 0."""
+    torch.manual_seed(0)
+    model = build_mse_autoencoder(500, [200], 100)
+    for layer in (m for m in model.modules() if isinstance(m, nn.Linear)):
+        fan_out, fan_in = layer.weight.shape
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        w = layer.weight.detach()
+        assert w.abs().max() <= bound
+        # the variance of U(-b, b) is b^2 / 3; torch's default (Kaiming, a = sqrt 5) gives
+        # b'^2 / 3 with b' = 1 / sqrt(fan_in), far from it for these shapes
+        assert w.var().item() == pytest.approx(bound**2 / 3, rel=0.05)
+        assert torch.count_nonzero(layer.bias) == 0
+    # the parameter names and shapes of torch's nn.Linear: state dicts are interchangeable
+    default = Encoder(500, [200], 100, "relu", "tanh", init="torch").state_dict()
+    glorot = model.encoder.state_dict()
+    assert {k: v.shape for k, v in default.items()} == {k: v.shape for k, v in glorot.items()}
 
 
 def test_stacked_autoencoders_shapes_and_activations():
@@ -169,7 +190,8 @@ def test_stacked_autoencoders_shapes_and_activations():
         ((8, 16), (16, 8), nn.Tanh, nn.ReLU),  # deepest stack: tanh hidden (the bottleneck)
     ]
     for stack, (enc_shape, dec_shape, act_hidden, act_out) in zip(stacks, expected, strict=True):
-        assert _kinds(stack) == [nn.Dropout, nn.Linear, act_hidden, nn.Dropout, nn.Linear, act_out]
+        dense = [nn.Dropout, GlorotLinear]
+        assert _kinds(stack) == [*dense, act_hidden, *dense, act_out]
         assert stack[0].p == 0.2 and stack[3].p == 0.2
         assert tuple(stack[1].weight.shape) == enc_shape
         assert tuple(stack[4].weight.shape) == dec_shape
@@ -180,7 +202,7 @@ def test_stacked_autoencoders_single_layer():
     """A latent layer only (DESC's default below 5,000 cells): tanh hidden and tanh output."""
     model = build_mse_autoencoder(N_VARS, [], 16)
     (stack,) = stacked_autoencoders(model, 0.1)
-    assert _kinds(stack) == [nn.Dropout, nn.Linear, nn.Tanh, nn.Dropout, nn.Linear, nn.Tanh]
+    assert _kinds(stack) == [nn.Dropout, GlorotLinear, nn.Tanh, nn.Dropout, GlorotLinear, nn.Tanh]
     assert stack[1] is model.encoder.net[0] and stack[4] is model.decoder.net[0]
     assert stack[0].p == 0.1
 

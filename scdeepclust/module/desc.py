@@ -40,9 +40,12 @@ def desc_dims(n_obs: int) -> tuple[list[int], int]:
 def build_mse_autoencoder(
     n_genes: int, hidden_dims: Sequence[int], latent_dim: int
 ) -> DeepClusterModel:
-    """Encoder (ReLU hidden, tanh bottleneck) and mirrored decoder (ReLU hidden, tanh output)."""
-    encoder = Encoder(n_genes, hidden_dims, latent_dim, "relu", "tanh")
-    decoder = MSEDecoder(latent_dim, list(reversed(hidden_dims)), n_genes, "relu", "tanh")
+    """Encoder (ReLU hidden, tanh bottleneck) and mirrored decoder (ReLU hidden, tanh output).
+
+    Every layer starts from Glorot-uniform weights and zero biases, as in desc's Keras code.
+    """
+    encoder = Encoder(n_genes, hidden_dims, latent_dim, "relu", "tanh", init="glorot")
+    decoder = MSEDecoder(latent_dim, list(reversed(hidden_dims)), n_genes, "relu", "tanh", "glorot")
     return DeepClusterModel(encoder, decoder, noise_sd=0.0)
 
 

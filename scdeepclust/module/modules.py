@@ -18,16 +18,39 @@ from .losses import log_soft_assign
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, None: nn.Identity}
 
 
+class GlorotLinear(nn.Linear):
+    """``nn.Linear`` initialised as a Keras Dense layer: Glorot-uniform weights, zero bias.
+
+    The reference code of DESC (and the Keras scDeepCluster) initialises every layer this
+    way; torch's default is a Kaiming-uniform kernel with a uniform bias. The parameters and
+    their names are those of ``nn.Linear``, so state dicts are interchangeable.
+    """
+
+    def reset_parameters(self) -> None:  # noqa: D102
+        nn.init.xavier_uniform_(self.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+
+#: ``init`` values of :func:`dense_stack` and the layer class of each.
+LINEARS = {"torch": nn.Linear, "glorot": GlorotLinear}
+
+
 def dense_stack(
-    dims: Sequence[int], activation: str | None = "relu", last_activation: str | None = "relu"
+    dims: Sequence[int],
+    activation: str | None = "relu",
+    last_activation: str | None = "relu",
+    init: str = "torch",
 ) -> nn.Sequential:
     """Linear layers ``dims[0] -> dims[1] -> ... -> dims[-1]``, each followed by an activation.
 
-    ``last_activation`` applies to the last layer, ``activation`` to all others.
+    ``last_activation`` applies to the last layer, ``activation`` to all others. ``init`` is
+    the weight initialisation: "torch" (torch's default) or "glorot" (Keras' default).
     """
+    linear = LINEARS[init]
     layers: list[nn.Module] = []
     for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
-        layers.append(nn.Linear(d_in, d_out))
+        layers.append(linear(d_in, d_out))
         act = last_activation if i == len(dims) - 2 else activation
         layers.append(_ACTIVATIONS[act]())
     return nn.Sequential(*layers)
@@ -47,9 +70,12 @@ class Encoder(nn.Module):
         latent_dim: int,
         activation: str = "relu",
         latent_activation: str | None = None,
+        init: str = "torch",
     ):
         super().__init__()
-        self.net = dense_stack([n_input, *hidden_dims, latent_dim], activation, latent_activation)
+        self.net = dense_stack(
+            [n_input, *hidden_dims, latent_dim], activation, latent_activation, init
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.net(x)
@@ -90,9 +116,12 @@ class MSEDecoder(nn.Module):
         n_output: int,
         activation: str = "relu",
         output_activation: str | None = "tanh",
+        init: str = "torch",
     ):
         super().__init__()
-        self.net = dense_stack([latent_dim, *hidden_dims, n_output], activation, output_activation)
+        self.net = dense_stack(
+            [latent_dim, *hidden_dims, n_output], activation, output_activation, init
+        )
 
     def forward(self, z: torch.Tensor) -> dict[str, torch.Tensor]:  # noqa: D102
         return {"recon": self.net(z).float()}
