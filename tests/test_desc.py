@@ -950,7 +950,7 @@ def test_pbmc_default_settings(capsys):
             f"\nDESC on pbmc_10x ({adata.n_obs} cells, default settings): ARI {ari:.3f}, "
             f"{k} clusters, {seconds:.1f} s, epochs {dict(adata.uns['desc']['n_epochs'])}"
         )
-    # Measured with the defaults (README table, seeds 0-2): ARI 0.786 +- 0.006 with 9-10
+    # Measured with the defaults (README table, seeds 0-2): ARI 0.810 +- 0.004 with 8
     # clusters; the reference DESC at resolution 0.8 gives 0.69 on this machine.
-    assert math.isfinite(ari) and ari >= 0.70
+    assert math.isfinite(ari) and ari >= 0.76
     assert 5 <= k <= 15
