@@ -60,7 +60,8 @@ class Encoder(nn.Module):
     """Encoder ``n_input -> hidden_dims -> latent_dim``.
 
     Hidden layers use ``activation``; the bottleneck uses ``latent_activation`` (None = linear,
-    as scDeepCluster; "tanh" as DESC).
+    as scDeepCluster; "tanh" as DESC). ``init`` is the weight initialisation of
+    :func:`dense_stack` ("torch" as the PyTorch scDCC code, "glorot" as desc's Keras code).
     """
 
     def __init__(
@@ -107,7 +108,10 @@ class ZINBDecoder(nn.Module):
 
 
 class MSEDecoder(nn.Module):
-    """Decoder that reconstructs the scaled expression itself (DESC: ReLU hidden, tanh output)."""
+    """Decoder that reconstructs the scaled expression itself (DESC: ReLU hidden, tanh output).
+
+    ``init`` is the weight initialisation of :func:`dense_stack` ("torch" or "glorot").
+    """
 
     def __init__(
         self,
