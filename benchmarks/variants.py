@@ -10,7 +10,9 @@ tables of the README (issue "Earn the cost").
 ``--patch`` changes the model code in this process only, for variants that are not (yet)
 parameters: ``glorot`` (Glorot-uniform weights and zero biases, as Keras initialises the
 reference code), ``hidden_noise`` (the Gaussian noise of scDeepCluster's Keras code also after
-each hidden encoder layer, before its activation). ``--save-init DIR`` writes the pretrained
+each hidden encoder layer, before its activation), ``p_nofreq`` (target distribution
+p_ij proportional to q_ij^2, without DEC's division by the cluster frequency f_j) and
+``p_sqrtfreq`` (division by sqrt(f_j)). ``--save-init DIR`` writes the pretrained
 embedding each run initialises its centres from to ``DIR/<tool>_<variant>_<dataset>_<seed>.npy``.
 """
 
@@ -55,6 +57,21 @@ def reconstruct_hidden_noise(self, x, covariate=None):
     return self.decoder(h if covariate is None else torch.cat([h, covariate], dim=1))
 
 
+def target_distribution_power(power: float):
+    """Target distribution p_ij proportional to q_ij^2 / f_j^power (DEC: power 1)."""
+    import torch
+
+    def target(q, inplace=False):
+        f = q.sum(dim=0).clamp_min(torch.finfo(q.dtype).tiny)
+        weight = q.pow_(2) if inplace else q.pow(2)
+        if power:
+            weight /= f.pow(power)
+        weight /= weight.sum(dim=1, keepdim=True)
+        return weight
+
+    return target
+
+
 ORIGINAL: dict = {}
 SAVE = {"dir": None, "name": None}
 
@@ -64,6 +81,7 @@ def apply_patches(names: list[str], save_dir: str | None) -> None:
     import torch
 
     from scdeepclust.models import _training
+    from scdeepclust.module import engine
     from scdeepclust.module.modules import DeepClusterModel, GlorotLinear
 
     if "glorot" in names:
@@ -71,6 +89,10 @@ def apply_patches(names: list[str], save_dir: str | None) -> None:
     if "hidden_noise" in names:
         ORIGINAL["reconstruct"] = DeepClusterModel.reconstruct
         DeepClusterModel.reconstruct = reconstruct_hidden_noise
+    if "p_nofreq" in names:
+        engine.target_distribution = target_distribution_power(0.0)
+    if "p_sqrtfreq" in names:
+        engine.target_distribution = target_distribution_power(0.5)
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         SAVE["dir"] = save_dir
@@ -97,7 +119,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--worm-genes", default="seurat_v3")
     p.add_argument("--variant", action="append", default=[], help="name:key=value;key=value")
-    p.add_argument("--patch", action="append", default=[], choices=["glorot", "hidden_noise"])
+    p.add_argument(
+        "--patch",
+        action="append",
+        default=[],
+        choices=["glorot", "hidden_noise", "p_nofreq", "p_sqrtfreq"],
+    )
     p.add_argument("--save-init", default=None, help="folder for the pretrained embeddings")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
