@@ -13,7 +13,9 @@ reference code), ``hidden_noise`` (the Gaussian noise of scDeepCluster's Keras c
 each hidden encoder layer, before its activation), ``p_nofreq`` (target distribution
 p_ij proportional to q_ij^2, without DEC's division by the cluster frequency f_j) and
 ``p_sqrtfreq`` (division by sqrt(f_j)). ``--save-init DIR`` writes the pretrained
-embedding each run initialises its centres from to ``DIR/<tool>_<variant>_<dataset>_<seed>.npy``.
+embedding each run initialises its centres from to
+``DIR/<tool>_<variant>_<dataset>_<k mode>_<seed>.npy`` and the final embedding
+(``obsm['X_<key>']``) to the same name with ``_final``.
 """
 
 from __future__ import annotations
@@ -158,6 +160,9 @@ def main() -> None:
                         **kwargs,
                     )
                     secs = time.perf_counter() - t
+                    if SAVE["dir"]:
+                        path = os.path.join(SAVE["dir"], SAVE["name"] + "_final.npy")
+                        np.save(path, out.obsm["X_m"])
                     uns = out.uns["m"]
                     labels = out.obs["m"].to_numpy()
                     changes = ",".join(f"{x:.4f}" for x in uns["label_change"][-3:])

@@ -1,0 +1,134 @@
+"""Is the embedding or the clustering the limit? Separability of the annotated types.
+
+For each dataset and seed, compares three representations of the same cells: the scanpy
+pipeline's PCA (normalize_total, log1p, scale at 10, 50 components, as in ``benchmark.py``),
+a tool's pretrained embedding (the one its centres start from) and its final embedding,
+both written by ``variants.py --save-init DIR``:
+
+- ``knn_acc`` / ``knn_bal``: accuracy and balanced accuracy (mean per-type recall) of a
+  15-nearest-neighbour classifier of the annotated types, 5-fold stratified cross-validation.
+  This is what a clustering could reach if it found the annotated boundaries: a high value
+  with a low k-means ARI means the types are in the embedding and the clustering misses them;
+- ``small_recall``: mean recall of the annotated types with fewer than ``--small`` cells;
+- ``kmeans_ari``: ARI of k-means with the annotated k (20 restarts) on the representation,
+  and, for other ways of cutting it into k clusters, ``gmm_ari`` (Gaussian mixture with
+  diagonal covariances, 3 restarts), ``ward_ari`` (agglomerative Ward linkage) and
+  ``spectral_ari`` (spectral clustering of the 15-nearest-neighbour graph).
+
+Labels are used here only, never in the package.
+
+    python benchmarks/variants.py --tool scdcc --k given --worm-genes seurat \
+        --save-init results/z --variant base:
+    python benchmarks/separability.py --dir results/z --tools scdcc,desc --markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+import _common  # noqa: E402
+
+
+def pca_embedding(adata, seed: int) -> np.ndarray:
+    """The scanpy pipeline's 50 principal components (same genes as the tools)."""
+    import scanpy as sc
+
+    genes = adata.var["highly_variable"].to_numpy() if "highly_variable" in adata.var else None
+    counts = adata.layers["counts"] if genes is None else adata.layers["counts"][:, genes]
+    bdata = sc.AnnData(counts.copy())
+    sc.pp.normalize_total(bdata)
+    sc.pp.log1p(bdata)
+    sc.pp.scale(bdata, max_value=10)
+    sc.pp.pca(bdata, n_comps=50, random_state=seed)
+    return bdata.obsm["X_pca"]
+
+
+def scores(z: np.ndarray, truth: np.ndarray, k: int, seed: int, small: int) -> dict[str, float]:
+    """Nearest-neighbour accuracy (5-fold CV) and the ARI of four k-cluster partitions."""
+    from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
+    from sklearn.metrics import adjusted_rand_score, balanced_accuracy_score, recall_score
+    from sklearn.mixture import GaussianMixture
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    pred = cross_val_predict(KNeighborsClassifier(n_neighbors=15), z, truth, cv=folds)
+    types, sizes = np.unique(truth, return_counts=True)
+    recall = recall_score(truth, pred, labels=types, average=None)
+    partitions = {
+        "kmeans": KMeans(n_clusters=k, n_init=20, random_state=seed),
+        "gmm": GaussianMixture(k, covariance_type="diag", n_init=3, random_state=seed),
+        "ward": AgglomerativeClustering(n_clusters=k, linkage="ward"),
+        "spectral": SpectralClustering(
+            n_clusters=k,
+            affinity="nearest_neighbors",
+            n_neighbors=15,
+            assign_labels="cluster_qr",
+            random_state=seed,
+        ),
+    }
+    out = {
+        "knn_acc": float(np.mean(pred == truth)),
+        "knn_bal": float(balanced_accuracy_score(truth, pred)),
+        "small_recall": float(recall[sizes < small].mean()) if (sizes < small).any() else np.nan,
+    }
+    for name, model in partitions.items():
+        out[f"{name}_ari"] = float(adjusted_rand_score(truth, model.fit_predict(z)))
+    return out
+
+
+def main() -> None:
+    import pandas as pd
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--dir", required=True, help="folder of variants.py --save-init")
+    p.add_argument("--tools", default="scdcc,desc")
+    p.add_argument("--variant", default="base")
+    p.add_argument("--datasets", default="pbmc,bladder,worm,cite")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--worm-genes", default="seurat")
+    p.add_argument("--small", type=int, default=100, help="a 'small' type has fewer cells")
+    p.add_argument("--markdown", action="store_true")
+    a = p.parse_args()
+    rows = []
+    for name in a.datasets.split(","):
+        adata = _common.load(name, a.worm_genes)
+        truth = adata.obs["cell_type"].astype(str).to_numpy()
+        k = _common.K[name]
+        for seed in map(int, a.seeds.split(",")):
+            reps = {"pca": pca_embedding(adata, seed)}
+            for tool in a.tools.split(","):
+                stem = os.path.join(a.dir, f"{tool}_{a.variant}_{name}_given_{seed}")
+                if os.path.exists(stem + ".npy"):
+                    reps[f"{tool} pretrained"] = np.load(stem + ".npy")
+                if os.path.exists(stem + "_final.npy"):
+                    reps[f"{tool} final"] = np.load(stem + "_final.npy")
+            for rep, z in reps.items():
+                row = {"dataset": name, "seed": seed, "representation": rep}
+                row.update(scores(np.asarray(z, dtype=np.float64), truth, k, seed, a.small))
+                rows.append(row)
+                print(
+                    "\t".join(
+                        str(v) if isinstance(v, str | int) else f"{v:.4f}" for v in row.values()
+                    ),
+                    flush=True,
+                )
+    if a.markdown:
+        df = pd.DataFrame(rows)
+        cols = [c for c in df.columns if c not in ("dataset", "seed", "representation")]
+        g = df.groupby(["dataset", "representation"], sort=False)[cols]
+        mean, sd = g.mean(), g.std()
+        print("| dataset | representation | " + " | ".join(cols) + " |")
+        print("|---|---|" + "---:|" * len(cols))
+        for idx in mean.index:
+            cells = [f"{mean.loc[idx, c]:.3f} ± {sd.loc[idx, c]:.3f}" for c in cols]
+            print(f"| {idx[0]} | {idx[1]} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
