@@ -11,9 +11,11 @@ both written by ``variants.py --save-init DIR``:
   with a low k-means ARI means the types are in the embedding and the clustering misses them;
 - ``small_recall``: mean recall of the annotated types with fewer than ``--small`` cells;
 - ``kmeans_ari``: ARI of k-means with the annotated k (20 restarts) on the representation,
-  and, for other ways of cutting it into k clusters, ``gmm_ari`` (Gaussian mixture with
-  diagonal covariances, 3 restarts), ``ward_ari`` (agglomerative Ward linkage) and
-  ``spectral_ari`` (spectral clustering of the 15-nearest-neighbour graph).
+  and, for other ways of cutting it into k clusters (``--partitions``), ``kmeans_zscore_ari``
+  / ``kmeans_cosine_ari`` (k-means on the per-dimension z-scored / on the L2-normalised
+  representation), ``gmm_ari`` (Gaussian mixture with diagonal covariances, 3 restarts),
+  ``ward_ari`` (agglomerative Ward linkage) and ``spectral_ari`` (spectral clustering of the
+  15-nearest-neighbour graph).
 
 Labels are used here only, never in the package.
 
@@ -48,11 +50,9 @@ def pca_embedding(adata, seed: int) -> np.ndarray:
     return bdata.obsm["X_pca"]
 
 
-def scores(z: np.ndarray, truth: np.ndarray, k: int, seed: int, small: int) -> dict[str, float]:
-    """Nearest-neighbour accuracy (5-fold CV) and the ARI of four k-cluster partitions."""
-    from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
-    from sklearn.metrics import adjusted_rand_score, balanced_accuracy_score, recall_score
-    from sklearn.mixture import GaussianMixture
+def neighbour_scores(z: np.ndarray, truth: np.ndarray, seed: int, small: int) -> dict:
+    """Accuracy, balanced accuracy and small-type recall of a 15-NN classifier (5-fold CV)."""
+    from sklearn.metrics import balanced_accuracy_score, recall_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -60,26 +60,43 @@ def scores(z: np.ndarray, truth: np.ndarray, k: int, seed: int, small: int) -> d
     pred = cross_val_predict(KNeighborsClassifier(n_neighbors=15), z, truth, cv=folds)
     types, sizes = np.unique(truth, return_counts=True)
     recall = recall_score(truth, pred, labels=types, average=None)
-    partitions = {
-        "kmeans": KMeans(n_clusters=k, n_init=20, random_state=seed),
-        "gmm": GaussianMixture(k, covariance_type="diag", n_init=3, random_state=seed),
-        "ward": AgglomerativeClustering(n_clusters=k, linkage="ward"),
+    return {
+        "knn_acc": float(np.mean(pred == truth)),
+        "knn_bal": float(balanced_accuracy_score(truth, pred)),
+        "small_recall": float(recall[sizes < small].mean()) if (sizes < small).any() else np.nan,
+    }
+
+
+def partitioners(k: int, seed: int) -> dict:
+    """Ways of cutting a representation into k clusters: name -> function(z) -> labels."""
+    from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
+    from sklearn.mixture import GaussianMixture
+
+    def kmeans(z):
+        return KMeans(n_clusters=k, n_init=20, random_state=seed).fit_predict(z)
+
+    return {
+        "kmeans": kmeans,
+        "kmeans_zscore": lambda z: kmeans((z - z.mean(0)) / z.std(0).clip(1e-8)),
+        "kmeans_cosine": lambda z: kmeans(z / np.linalg.norm(z, axis=1, keepdims=True).clip(1e-8)),
+        "gmm": GaussianMixture(k, covariance_type="diag", n_init=3, random_state=seed).fit_predict,
+        "ward": AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict,
         "spectral": SpectralClustering(
             n_clusters=k,
             affinity="nearest_neighbors",
             n_neighbors=15,
             assign_labels="cluster_qr",
             random_state=seed,
-        ),
+        ).fit_predict,
     }
-    out = {
-        "knn_acc": float(np.mean(pred == truth)),
-        "knn_bal": float(balanced_accuracy_score(truth, pred)),
-        "small_recall": float(recall[sizes < small].mean()) if (sizes < small).any() else np.nan,
-    }
-    for name, model in partitions.items():
-        out[f"{name}_ari"] = float(adjusted_rand_score(truth, model.fit_predict(z)))
-    return out
+
+
+def partition_aris(z: np.ndarray, truth: np.ndarray, k: int, seed: int, names: list[str]):
+    """ARI of each named k-cluster partition of ``z``."""
+    from sklearn.metrics import adjusted_rand_score
+
+    cut = partitioners(k, seed)
+    return {f"{n}_ari": float(adjusted_rand_score(truth, cut[n](z))) for n in names}
 
 
 def main() -> None:
@@ -93,6 +110,12 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--worm-genes", default="seurat")
     p.add_argument("--small", type=int, default=100, help="a 'small' type has fewer cells")
+    p.add_argument(
+        "--partitions",
+        default="kmeans,kmeans_zscore,kmeans_cosine,gmm,ward,spectral",
+        help="k-cluster partitions to score (see partitioners)",
+    )
+    p.add_argument("--no-knn", action="store_true", help="skip the nearest-neighbour scores")
     p.add_argument("--markdown", action="store_true")
     a = p.parse_args()
     rows = []
@@ -110,7 +133,10 @@ def main() -> None:
                     reps[f"{tool} final"] = np.load(stem + "_final.npy")
             for rep, z in reps.items():
                 row = {"dataset": name, "seed": seed, "representation": rep}
-                row.update(scores(np.asarray(z, dtype=np.float64), truth, k, seed, a.small))
+                z = np.asarray(z, dtype=np.float64)
+                if not a.no_knn:
+                    row.update(neighbour_scores(z, truth, seed, a.small))
+                row.update(partition_aris(z, truth, k, seed, a.partitions.split(",")))
                 rows.append(row)
                 print(
                     "\t".join(
