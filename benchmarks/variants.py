@@ -12,7 +12,9 @@ parameters: ``glorot`` (Glorot-uniform weights and zero biases, as Keras initial
 reference code), ``hidden_noise`` (the Gaussian noise of scDeepCluster's Keras code also after
 each hidden encoder layer, before its activation), ``p_nofreq`` (target distribution
 p_ij proportional to q_ij^2, without DEC's division by the cluster frequency f_j) and
-``p_sqrtfreq`` (division by sqrt(f_j)). ``--save-init DIR`` writes the pretrained
+``p_sqrtfreq`` (division by sqrt(f_j)) and ``linear_output`` (DESC's decoder, and its
+first layer-wise stack, with a linear output instead of tanh, which cannot reach the scaled
+values above 1 in absolute value). ``--save-init DIR`` writes the pretrained
 embedding each run initialises its centres from to
 ``DIR/<tool>_<variant>_<dataset>_<k mode>_<seed>.npy`` and the final embedding
 (``obsm['X_<key>']``) to the same name with ``_final``.
@@ -74,6 +76,24 @@ def target_distribution_power(power: float):
     return target
 
 
+def build_mse_autoencoder_linear_output(n_genes, hidden_dims, latent_dim):
+    """DESC's autoencoder with a linear decoder output (research variant)."""
+    from scdeepclust.module.modules import DeepClusterModel, Encoder, MSEDecoder
+
+    encoder = Encoder(n_genes, hidden_dims, latent_dim, "relu", "tanh", init="glorot")
+    decoder = MSEDecoder(latent_dim, list(reversed(hidden_dims)), n_genes, "relu", None, "glorot")
+    return DeepClusterModel(encoder, decoder, noise_sd=0.0)
+
+
+def stacked_autoencoders_linear_output(model, dropout):
+    """DESC's layer-wise stacks with the first stack's tanh output made linear."""
+    import torch
+
+    stacks = ORIGINAL["stacked_autoencoders"](model, dropout)
+    stacks[0][5] = torch.nn.Identity()
+    return stacks
+
+
 ORIGINAL: dict = {}
 SAVE = {"dir": None, "name": None}
 
@@ -95,6 +115,13 @@ def apply_patches(names: list[str], save_dir: str | None) -> None:
         engine.target_distribution = target_distribution_power(0.0)
     if "p_sqrtfreq" in names:
         engine.target_distribution = target_distribution_power(0.5)
+    if "linear_output" in names:
+        from scdeepclust.models import _desc
+        from scdeepclust.module import desc
+
+        _desc.build_mse_autoencoder = build_mse_autoencoder_linear_output
+        ORIGINAL["stacked_autoencoders"] = desc.stacked_autoencoders
+        desc.stacked_autoencoders = stacked_autoencoders_linear_output
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         SAVE["dir"] = save_dir
@@ -125,7 +152,7 @@ def main() -> None:
         "--patch",
         action="append",
         default=[],
-        choices=["glorot", "hidden_noise", "p_nofreq", "p_sqrtfreq"],
+        choices=["glorot", "hidden_noise", "p_nofreq", "p_sqrtfreq", "linear_output"],
     )
     p.add_argument("--save-init", default=None, help="folder for the pretrained embeddings")
     a = p.parse_args()
