@@ -14,7 +14,8 @@ each hidden encoder layer, before its activation), ``p_nofreq`` (target distribu
 p_ij proportional to q_ij^2, without DEC's division by the cluster frequency f_j) and
 ``p_sqrtfreq`` (division by sqrt(f_j)) and ``linear_output`` (DESC's decoder, and its
 first layer-wise stack, with a linear output instead of tanh, which cannot reach the scaled
-values above 1 in absolute value). ``--save-init DIR`` writes the pretrained
+values above 1 in absolute value) and ``linear_bottleneck`` (DESC's embedding layer, and
+its deepest layer-wise stack, linear instead of tanh). ``--save-init DIR`` writes the pretrained
 embedding each run initialises its centres from to
 ``DIR/<tool>_<variant>_<dataset>_<k mode>_<seed>.npy`` and the final embedding
 (``obsm['X_<key>']``) to the same name with ``_final``.
@@ -76,21 +77,31 @@ def target_distribution_power(power: float):
     return target
 
 
-def build_mse_autoencoder_linear_output(n_genes, hidden_dims, latent_dim):
-    """DESC's autoencoder with a linear decoder output (research variant)."""
+LINEAR = {"output": False, "bottleneck": False}
+
+
+def build_mse_autoencoder_linear(n_genes, hidden_dims, latent_dim):
+    """DESC's autoencoder with a linear output and / or bottleneck (research variants)."""
     from scdeepclust.module.modules import DeepClusterModel, Encoder, MSEDecoder
 
-    encoder = Encoder(n_genes, hidden_dims, latent_dim, "relu", "tanh", init="glorot")
-    decoder = MSEDecoder(latent_dim, list(reversed(hidden_dims)), n_genes, "relu", None, "glorot")
+    latent_act = None if LINEAR["bottleneck"] else "tanh"
+    out_act = None if LINEAR["output"] else "tanh"
+    encoder = Encoder(n_genes, hidden_dims, latent_dim, "relu", latent_act, init="glorot")
+    decoder = MSEDecoder(
+        latent_dim, list(reversed(hidden_dims)), n_genes, "relu", out_act, "glorot"
+    )
     return DeepClusterModel(encoder, decoder, noise_sd=0.0)
 
 
-def stacked_autoencoders_linear_output(model, dropout):
-    """DESC's layer-wise stacks with the first stack's tanh output made linear."""
+def stacked_autoencoders_linear(model, dropout):
+    """DESC's layer-wise stacks with the first stack's output / deepest hidden tanh linear."""
     import torch
 
     stacks = ORIGINAL["stacked_autoencoders"](model, dropout)
-    stacks[0][5] = torch.nn.Identity()
+    if LINEAR["output"]:
+        stacks[0][5] = torch.nn.Identity()
+    if LINEAR["bottleneck"]:
+        stacks[-1][2] = torch.nn.Identity()
     return stacks
 
 
@@ -115,13 +126,14 @@ def apply_patches(names: list[str], save_dir: str | None) -> None:
         engine.target_distribution = target_distribution_power(0.0)
     if "p_sqrtfreq" in names:
         engine.target_distribution = target_distribution_power(0.5)
-    if "linear_output" in names:
+    LINEAR.update(output="linear_output" in names, bottleneck="linear_bottleneck" in names)
+    if any(LINEAR.values()):
         from scdeepclust.models import _desc
         from scdeepclust.module import desc
 
-        _desc.build_mse_autoencoder = build_mse_autoencoder_linear_output
+        _desc.build_mse_autoencoder = build_mse_autoencoder_linear
         ORIGINAL["stacked_autoencoders"] = desc.stacked_autoencoders
-        desc.stacked_autoencoders = stacked_autoencoders_linear_output
+        desc.stacked_autoencoders = stacked_autoencoders_linear
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         SAVE["dir"] = save_dir
@@ -152,7 +164,14 @@ def main() -> None:
         "--patch",
         action="append",
         default=[],
-        choices=["glorot", "hidden_noise", "p_nofreq", "p_sqrtfreq", "linear_output"],
+        choices=[
+            "glorot",
+            "hidden_noise",
+            "p_nofreq",
+            "p_sqrtfreq",
+            "linear_output",
+            "linear_bottleneck",
+        ],
     )
     p.add_argument("--save-init", default=None, help="folder for the pretrained embeddings")
     a = p.parse_args()
