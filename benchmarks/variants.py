@@ -15,7 +15,9 @@ p_ij proportional to q_ij^2, without DEC's division by the cluster frequency f_j
 ``p_sqrtfreq`` (division by sqrt(f_j)) and ``linear_output`` (DESC's decoder, and its
 first layer-wise stack, with a linear output instead of tanh, which cannot reach the scaled
 values above 1 in absolute value) and ``linear_bottleneck`` (DESC's embedding layer, and
-its deepest layer-wise stack, linear instead of tanh). ``--save-init DIR`` writes the pretrained
+its deepest layer-wise stack, linear instead of tanh), ``cosine_init`` (k-means with the
+annotated k on the L2-normalised embedding; the centres are the cluster means of the
+embedding itself). ``--save-init DIR`` writes the pretrained
 embedding each run initialises its centres from to
 ``DIR/<tool>_<variant>_<dataset>_<k mode>_<seed>.npy`` and the final embedding
 (``obsm['X_<key>']``) to the same name with ``_final``.
@@ -105,6 +107,15 @@ def stacked_autoencoders_linear(model, dropout):
     return stacks
 
 
+def kmeans_centers_cosine(z, n_clusters, random_state, n_init=20):
+    """k-means on the L2-normalised embedding; centres = cluster means of ``z``."""
+    from scdeepclust.data.init import centers_from_labels
+
+    unit = z / np.linalg.norm(z, axis=1, keepdims=True).clip(1e-8)
+    _, labels = ORIGINAL["kmeans_centers"](unit, n_clusters, random_state, n_init)
+    return centers_from_labels(z, labels), labels
+
+
 ORIGINAL: dict = {}
 SAVE = {"dir": None, "name": None}
 
@@ -134,6 +145,9 @@ def apply_patches(names: list[str], save_dir: str | None) -> None:
         _desc.build_mse_autoencoder = build_mse_autoencoder_linear
         ORIGINAL["stacked_autoencoders"] = desc.stacked_autoencoders
         desc.stacked_autoencoders = stacked_autoencoders_linear
+    if "cosine_init" in names:
+        ORIGINAL["kmeans_centers"] = _training.kmeans_centers
+        _training.kmeans_centers = kmeans_centers_cosine
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         SAVE["dir"] = save_dir
@@ -171,6 +185,7 @@ def main() -> None:
             "p_sqrtfreq",
             "linear_output",
             "linear_bottleneck",
+            "cosine_init",
         ],
     )
     p.add_argument("--save-init", default=None, help="folder for the pretrained embeddings")
