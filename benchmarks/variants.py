@@ -8,17 +8,21 @@ tables of the README (issue "Earn the cost").
         --k given --variant base: --variant lr01:lr=0.1 --patch glorot
 
 ``--patch`` changes the model code in this process only, for variants that are not (yet)
-parameters: ``glorot`` (Glorot-uniform weights and zero biases, as Keras initialises the
-reference code), ``hidden_noise`` (the Gaussian noise of scDeepCluster's Keras code also after
-each hidden encoder layer, before its activation), ``p_nofreq`` (target distribution
-p_ij proportional to q_ij^2, without DEC's division by the cluster frequency f_j) and
-``p_sqrtfreq`` (division by sqrt(f_j)) and ``linear_output`` (DESC's decoder, and its
-first layer-wise stack, with a linear output instead of tanh, which cannot reach the scaled
-values above 1 in absolute value) and ``linear_bottleneck`` (DESC's embedding layer, and
-its deepest layer-wise stack, linear instead of tanh), ``cosine_init`` (k-means with the
-annotated k on the L2-normalised embedding; the centres are the cluster means of the
-embedding itself). ``--save-init DIR`` writes the pretrained
-embedding each run initialises its centres from to
+parameters, one of:
+
+- ``glorot``: Glorot-uniform weights and zero biases, as Keras initialises the reference code;
+- ``hidden_noise``: the Gaussian noise of scDeepCluster's Keras code also after each hidden
+  encoder layer, before its activation;
+- ``p_nofreq`` / ``p_sqrtfreq``: target distribution p_ij proportional to q_ij^2, without
+  DEC's division by the cluster frequency f_j / divided by sqrt(f_j);
+- ``linear_output``: DESC's decoder, and its first layer-wise stack, with a linear output
+  instead of tanh (which cannot reach scaled values above 1 in absolute value);
+- ``linear_bottleneck``: DESC's embedding layer, and its deepest layer-wise stack, linear
+  instead of tanh;
+- ``cosine_init``: k-means with the annotated k on the L2-normalised embedding; the centres
+  are the cluster means of the embedding itself.
+
+``--save-init DIR`` writes the pretrained embedding each run initialises its centres from to
 ``DIR/<tool>_<variant>_<dataset>_<k mode>_<seed>.npy`` and the final embedding
 (``obsm['X_<key>']``) to the same name with ``_final``.
 """
@@ -65,14 +69,16 @@ def reconstruct_hidden_noise(self, x, covariate=None):
 
 
 def target_distribution_power(power: float):
-    """Target distribution p_ij proportional to q_ij^2 / f_j^power (DEC: power 1)."""
-    import torch
+    """Target distribution p_ij proportional to q_ij^2 / f_j^power (DEC, the package: 1).
+
+    The package's p (power 1) reweighted by f_j^(1 - power) and normalised again per row.
+    """
+    from scdeepclust.module.losses import target_distribution
 
     def target(q, inplace=False):
-        f = q.sum(dim=0).clamp_min(torch.finfo(q.dtype).tiny)
-        weight = q.pow_(2) if inplace else q.pow(2)
-        if power:
-            weight /= f.pow(power)
+        f = q.sum(dim=0)  # before the package's in-place version overwrites q
+        weight = target_distribution(q, inplace=inplace)
+        weight *= f.clamp_min(1e-30).pow(1.0 - power)
         weight /= weight.sum(dim=1, keepdim=True)
         return weight
 
