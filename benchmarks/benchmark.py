@@ -607,6 +607,22 @@ def _add_scores(rec: dict, labels, truth, constraints: Constraints | None) -> No
         rec["ari_free"], rec["nmi_free"] = clustering_scores(labels, truth, free)
 
 
+def pipeline_pca(counts, seed: int, obs=None):
+    """The scanpy pipeline up to PCA, on a copy of ``counts`` (n_obs x n_vars, raw).
+
+    normalize_total, log1p, scale (clipped at 10), 50 principal components in
+    ``obsm['X_pca']`` of the returned AnnData.
+    """
+    import scanpy as sc
+
+    bdata = sc.AnnData(counts.copy(), obs=obs)
+    sc.pp.normalize_total(bdata)
+    sc.pp.log1p(bdata)
+    sc.pp.scale(bdata, max_value=10)
+    sc.pp.pca(bdata, n_comps=50, random_state=seed)
+    return bdata
+
+
 def _run_baseline(adata, spec: Mapping[str, Any], mask_var: str | None) -> list[dict[str, Any]]:
     """Run the scanpy pipeline: PCA 50 of the scaled log data, then k-means and Leiden."""
     import scanpy as sc
@@ -615,11 +631,7 @@ def _run_baseline(adata, spec: Mapping[str, Any], mask_var: str | None) -> list[
     seed, k = spec["seed"], DATASETS[spec["dataset"]].k
     start = time.perf_counter()
     genes = slice(None) if mask_var is None else adata.var[mask_var].to_numpy()
-    bdata = sc.AnnData(adata.layers["counts"][:, genes].copy(), obs=adata.obs[["cell_type"]])
-    sc.pp.normalize_total(bdata)
-    sc.pp.log1p(bdata)
-    sc.pp.scale(bdata, max_value=10)
-    sc.pp.pca(bdata, n_comps=50, random_state=seed)
+    bdata = pipeline_pca(adata.layers["counts"][:, genes], seed, obs=adata.obs[["cell_type"]])
     prepare = time.perf_counter() - start
 
     start = time.perf_counter()

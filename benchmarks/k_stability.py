@@ -4,7 +4,7 @@ One resolution for every dataset cannot put both bladder (16 types, under-split)
 (10 types, over-split) within +-3 clusters (README, "k estimation"); a rule that picks the
 resolution per dataset from the embedding alone could. For each pretrained embedding written
 by ``variants.py --save-init DIR``, at each resolution of ``--resolutions``, this script runs
-Leiden (the package's ``knn_graph`` / ``leiden_on_graph``: scdcc 20 neighbours, desc 10) on
+Leiden (the package's ``knn_graph`` / ``leiden_on_graph``, the tool's default neighbours) on
 ``--restarts`` random 80 % subsamples of the cells, each with its own graph and seed. It
 prints per resolution the mean cluster count, the stability (mean ARI between the restarts'
 partitions, on the cells each pair shares) and the ARI of the first partition against the
@@ -25,7 +25,14 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import _common  # noqa: E402
 
-NEIGHBORS = {"scdcc": 20, "desc": 10}
+
+def default_neighbors(tool: str) -> int:
+    """The tool's default ``n_neighbors`` (the kNN graph of its Leiden initialisation)."""
+    import inspect
+
+    import scdeepclust as sdc
+
+    return inspect.signature(getattr(sdc.tl, tool)).parameters["n_neighbors"].default
 
 
 def partitions(z: np.ndarray, n_neighbors: int, resolutions, restarts: int, seed: int):
@@ -48,7 +55,7 @@ def stability(parts) -> float:
 
     scores = []
     for (ia, la), (ib, lb) in itertools.combinations(parts, 2):
-        shared, pa, pb = np.intersect1d(ia, ib, return_indices=True)
+        _, pa, pb = np.intersect1d(ia, ib, return_indices=True)
         scores.append(adjusted_rand_score(la[pa], lb[pb]))
     return float(np.mean(scores))
 
@@ -66,13 +73,14 @@ def main() -> None:
     p.add_argument("--restarts", type=int, default=4)
     p.add_argument("--worm-genes", default="seurat")
     a = p.parse_args()
+    resolutions = [float(r) for r in a.resolutions.split(",")]
     print("tool\tdataset\tseed\tresolution\tclusters\tstability\tari", flush=True)
     for name in a.datasets.split(","):
         truth = _common.load(name, a.worm_genes).obs["cell_type"].astype(str).to_numpy()
         for tool, seed in itertools.product(a.tools.split(","), map(int, a.seeds.split(","))):
             z = np.load(os.path.join(a.dir, f"{tool}_{a.variant}_{name}_given_{seed}.npy"))
-            resolutions = [float(r) for r in a.resolutions.split(",")]
-            for res, parts in partitions(z, NEIGHBORS[tool], resolutions, a.restarts, seed).items():
+            runs = partitions(z, default_neighbors(tool), resolutions, a.restarts, seed)
+            for res, parts in runs.items():
                 idx, labels = parts[0]
                 print(
                     f"{tool}\t{name}\t{seed}\t{res}"

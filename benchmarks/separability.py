@@ -38,16 +38,11 @@ import _common  # noqa: E402
 
 def pca_embedding(adata, seed: int) -> np.ndarray:
     """The scanpy pipeline's 50 principal components (same genes as the tools)."""
-    import scanpy as sc
+    from benchmark import pipeline_pca
 
     genes = adata.var["highly_variable"].to_numpy() if "highly_variable" in adata.var else None
     counts = adata.layers["counts"] if genes is None else adata.layers["counts"][:, genes]
-    bdata = sc.AnnData(counts.copy())
-    sc.pp.normalize_total(bdata)
-    sc.pp.log1p(bdata)
-    sc.pp.scale(bdata, max_value=10)
-    sc.pp.pca(bdata, n_comps=50, random_state=seed)
-    return bdata.obsm["X_pca"]
+    return pipeline_pca(counts, seed).obsm["X_pca"]
 
 
 def neighbour_scores(z: np.ndarray, truth: np.ndarray, seed: int, small: int) -> dict:
