@@ -13,11 +13,17 @@ code of it is copied here). Runs what its ``scDCC_pairwise.py`` main runs with
 The reference sets no seed; here numpy's and torch's are set to each ``--seeds`` value. Its
 ``.cuda()`` calls are made no-ops, and ``cluster_acc`` (printed only) comes from a small
 stand-in module, since ``utils.py`` has changed across the repository's history. Worm uses
-``worm_neuron_cell_top2000.h5``, the authors' 2,000 genes. Prints one TSV row per run:
+``worm_neuron_cell_top2000.h5``, the authors' 2,000 genes. Prints one TSV row per run,
+with seconds per epoch of each stage.
+
+``--time-epochs N`` times the code only: N pretraining epochs, then at most N clustering
+epochs (compare with ``benchmarks/timing.py`` at the same ``--threads`` on a quiet machine):
 
     git clone https://github.com/ttgump/scDCC ../scDCC
     SCDEEPCLUST_DATASETDIR=../shared/data python benchmarks/reference_scdcc.py \
         --ref-dir ../scDCC --datasets pbmc,bladder,worm,cite --seeds 0,1,2
+    python benchmarks/reference_scdcc.py --ref-dir ../scDCC --datasets pbmc --seeds 0 \
+        --time-epochs 3 --threads 2
 """
 
 from __future__ import annotations
@@ -46,9 +52,10 @@ def cluster_acc(y_true, y_pred):
     """Best one-to-one matching accuracy (printed by the reference code only)."""
     from scipy.optimize import linear_sum_assignment
 
-    size = max(y_pred.max(), y_true.max()) + 1
+    y_true = np.asarray(y_true).astype(np.int64)  # CITE's labels are stored as floats
+    size = int(max(y_pred.max(), y_true.max())) + 1
     w = np.zeros((size, size), dtype=np.int64)
-    np.add.at(w, (y_pred, y_true.astype(np.int64)), 1)
+    np.add.at(w, (y_pred, y_true), 1)
     rows, cols = linear_sum_assignment(w.max() - w)
     return w[rows, cols].sum() / y_pred.size
 
@@ -81,7 +88,9 @@ def dca_normalize(x: np.ndarray):
     return adata
 
 
-def run_one(scdcc_class, path: str, k: int, seed: int, epochs: int) -> dict:
+def run_one(
+    scdcc_class, path: str, k: int, seed: int, epochs: int, max_cluster_epochs: int = 2000
+) -> dict:
     import h5py
     import torch
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -118,7 +127,7 @@ def run_one(scdcc_class, path: str, k: int, seed: int, epochs: int) -> dict:
             sf=adata.obs.size_factors,
             y=y,
             batch_size=256,
-            num_epochs=2000,
+            num_epochs=max_cluster_epochs,
             update_interval=1,
             tol=0.001,
             save_dir=tmp,
@@ -127,13 +136,16 @@ def run_one(scdcc_class, path: str, k: int, seed: int, epochs: int) -> dict:
     labels = np.asarray(model.y_pred)  # the labels of the last refresh of q
     text = log.getvalue()
     init = re.search(r"Initializing k-means:.*ARI= ([0-9.]+)", text)
+    n_cluster = len(re.findall(r"^#Epoch", text, re.M))
     return {
         "ari": adjusted_rand_score(y, labels),
         "nmi": normalized_mutual_info_score(y, labels),
         "ari_init": float(init.group(1)) if init else float("nan"),
-        "epochs_cluster": len(re.findall(r"^#Epoch", text, re.M)),
+        "epochs_cluster": n_cluster,
         "s_pretrain": t1 - t0,
         "s_cluster": t2 - t1,
+        "s_per_epoch_pretrain": (t1 - t0) / epochs,
+        "s_per_epoch_cluster": (t2 - t1) / max(n_cluster, 1),
     }
 
 
@@ -146,19 +158,25 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--pretrain-epochs", type=int, default=300)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--time-epochs", type=int, default=None, help="time N epochs per stage")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     scdcc_class = import_reference(a.ref_dir)
     datadir = os.environ.get("SCDEEPCLUST_DATASETDIR", "../shared/data")
-    print("dataset\tseed\tari\tnmi\tari_init\tepochs_cluster\ts_pretrain\ts_cluster\ts_total")
+    pre, clu = (a.time_epochs, a.time_epochs) if a.time_epochs else (a.pretrain_epochs, 2000)
+    print(
+        "dataset\tseed\tari\tnmi\tari_init\tepochs_pretrain\tepochs_cluster\ts_pretrain"
+        "\ts_cluster\ts_total\ts_per_epoch_pretrain\ts_per_epoch_cluster"
+    )
     for seed in map(int, a.seeds.split(",")):
         for name in a.datasets.split(","):
             fname, k = FILES[name]
-            r = run_one(scdcc_class, os.path.join(datadir, fname), k, seed, a.pretrain_epochs)
+            r = run_one(scdcc_class, os.path.join(datadir, fname), k, seed, pre, clu)
             print(
-                f"{name}\t{seed}\t{r['ari']:.4f}\t{r['nmi']:.4f}\t{r['ari_init']:.4f}"
+                f"{name}\t{seed}\t{r['ari']:.4f}\t{r['nmi']:.4f}\t{r['ari_init']:.4f}\t{pre}"
                 f"\t{r['epochs_cluster']}\t{r['s_pretrain']:.1f}\t{r['s_cluster']:.1f}"
-                f"\t{r['s_pretrain'] + r['s_cluster']:.1f}",
+                f"\t{r['s_pretrain'] + r['s_cluster']:.1f}\t{r['s_per_epoch_pretrain']:.2f}"
+                f"\t{r['s_per_epoch_cluster']:.2f}",
                 flush=True,
             )
 
