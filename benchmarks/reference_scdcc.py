@@ -12,8 +12,9 @@ code of it is copied here). Runs what its ``scDCC_pairwise.py`` main runs with
 
 The reference sets no seed; here numpy's and torch's are set to each ``--seeds`` value. Its
 ``.cuda()`` calls are made no-ops, and ``cluster_acc`` (printed only) comes from a small
-stand-in module, since ``utils.py`` has changed across the repository's history. Worm uses
-``worm_neuron_cell_top2000.h5``, the authors' 2,000 genes. Prints one TSV row per run,
+stand-in module, since ``utils.py`` has changed across the repository's history. Data and the
+annotated k come from ``_common`` (the package's loaders); worm keeps the authors' 2,000 genes
+(``worm_genes="authors"``, in the full file's gene order). Prints one TSV row per run,
 with seconds per epoch of each stage.
 
 ``--time-epochs N`` times the code only: N pretraining epochs, then at most N clustering
@@ -40,12 +41,8 @@ import types
 
 import numpy as np
 
-FILES = {
-    "pbmc": ("10X_PBMC_top2000.h5", 8),
-    "bladder": ("mouse_bladder_cell_top2000.h5", 16),
-    "worm": ("worm_neuron_cell_top2000.h5", 10),
-    "cite": ("CITE_CBMC_counts_top2000.h5", 15),
-}
+sys.path.insert(0, os.path.dirname(__file__))
+import _common  # noqa: E402
 
 
 def cluster_acc(y_true, y_pred):
@@ -88,15 +85,22 @@ def dca_normalize(x: np.ndarray):
     return adata
 
 
-def run_one(
-    scdcc_class, path: str, k: int, seed: int, epochs: int, max_cluster_epochs: int = 2000
-) -> dict:
-    import h5py
+def counts_and_labels(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dense raw counts (n_obs x n_vars) and integer cell-type labels of a shared dataset."""
+    adata = _common.load(name, worm_genes="authors")
+    if "highly_variable" in adata.var:
+        adata = adata[:, adata.var["highly_variable"].to_numpy()]
+    counts = adata.layers["counts"]
+    x = counts.toarray() if hasattr(counts, "toarray") else np.asarray(counts)
+    return x, adata.obs["cell_type"].cat.codes.to_numpy()
+
+
+def run_one(scdcc_class, name: str, seed: int, epochs: int, max_cluster_epochs: int = 2000) -> dict:
     import torch
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    with h5py.File(path, "r") as h:
-        x, y = np.array(h["X"]), np.array(h["Y"])
+    x, y = counts_and_labels(name)
+    k = _common.K[name]
     np.random.seed(seed)
     torch.manual_seed(seed)
     adata = dca_normalize(x)
@@ -162,7 +166,6 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     scdcc_class = import_reference(a.ref_dir)
-    datadir = os.environ.get("SCDEEPCLUST_DATASETDIR", "../shared/data")
     pre, clu = (a.time_epochs, a.time_epochs) if a.time_epochs else (a.pretrain_epochs, 2000)
     print(
         "dataset\tseed\tari\tnmi\tari_init\tepochs_pretrain\tepochs_cluster\ts_pretrain"
@@ -170,8 +173,7 @@ def main() -> None:
     )
     for seed in map(int, a.seeds.split(",")):
         for name in a.datasets.split(","):
-            fname, k = FILES[name]
-            r = run_one(scdcc_class, os.path.join(datadir, fname), k, seed, pre, clu)
+            r = run_one(scdcc_class, name, seed, pre, clu)
             print(
                 f"{name}\t{seed}\t{r['ari']:.4f}\t{r['nmi']:.4f}\t{r['ari_init']:.4f}\t{pre}"
                 f"\t{r['epochs_cluster']}\t{r['s_pretrain']:.1f}\t{r['s_cluster']:.1f}"
