@@ -21,6 +21,9 @@ parameters, one of:
   instead of tanh;
 - ``cosine_init``: k-means with the annotated k on the L2-normalised embedding; the centres
   are the cluster means of the embedding itself.
+- ``graph_init_paga|geo|frac``: instead of k-means, Leiden at about 3k clusters of the
+  20-NN graph of the embedding, merged to k by connectivity (``separability.graph_merge``,
+  a cut that allows clusters of very unequal size); centres = cluster means.
 
 ``--save-init DIR`` writes the pretrained embedding each run initialises its centres from to
 ``DIR/<tool>_<variant>_<dataset>_<k mode>_<seed>.npy`` and the final embedding
@@ -122,6 +125,23 @@ def kmeans_centers_cosine(z, n_clusters, random_state, n_init=20):
     return centers_from_labels(z, labels), labels
 
 
+def kmeans_centers_graph(rule: str):
+    """A replacement of ``kmeans_centers``: Leiden at ~3k clusters merged to k by ``rule``."""
+    from separability import graph_merge
+
+    from scdeepclust.data.init import centers_from_labels
+
+    def centers(z, n_clusters, random_state, n_init=20):
+        import torch
+
+        n_threads = torch.get_num_threads()  # the kNN graph (numba) resets it
+        labels = graph_merge(n_clusters, random_state, rule, 3 * n_clusters)(z)
+        torch.set_num_threads(n_threads)
+        return centers_from_labels(z, labels), labels
+
+    return centers
+
+
 ORIGINAL: dict = {}
 SAVE = {"dir": None, "name": None}
 
@@ -154,6 +174,9 @@ def apply_patches(names: list[str], save_dir: str | None) -> None:
     if "cosine_init" in names:
         ORIGINAL["kmeans_centers"] = _training.kmeans_centers
         _training.kmeans_centers = kmeans_centers_cosine
+    for rule in ("paga", "geo", "frac"):
+        if f"graph_init_{rule}" in names:
+            _training.kmeans_centers = kmeans_centers_graph(rule)
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         SAVE["dir"] = save_dir
@@ -192,6 +215,9 @@ def main() -> None:
             "linear_output",
             "linear_bottleneck",
             "cosine_init",
+            "graph_init_paga",
+            "graph_init_geo",
+            "graph_init_frac",
         ],
     )
     p.add_argument("--save-init", default=None, help="folder for the pretrained embeddings")
