@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(PY) tutorials/01_scdcc_pbmc.py --outdir results
+	$(PY) tutorials/04_batches_cellbench.py --outdir results
 
 test: setup
 	$(PY) -m pytest

@@ -130,5 +130,5 @@ print("wrote", png)
 
 # %%
 out = outdir / "cellbench_batches.h5ad"
-adata.write_h5ad(out)
+adata.write_h5ad(out, compression="gzip")
 print("wrote", out)
