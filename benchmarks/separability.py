@@ -98,17 +98,19 @@ def connectivity_merge(graph, labels: np.ndarray, k: int, rule: str) -> np.ndarr
     return labels.astype(np.int64)
 
 
-def graph_merge(k: int, seed: int, rule: str, n_fine: int):
-    """Leiden at about ``n_fine`` clusters of the 20-NN graph, merged to k by ``rule``."""
+def fine_partition(graph, k: int, seed: int) -> np.ndarray:
+    """Leiden labels of a :func:`scdeepclust.data.init.knn_graph` at about 3k clusters."""
     from init_on_traces import leiden_k
 
+    return leiden_k(graph, 3 * k, seed, steps=20)
+
+
+def graph_merge(z: np.ndarray, k: int, seed: int, rule: str) -> np.ndarray:
+    """Leiden at about 3k clusters of the 20-NN graph of ``z``, merged to k by ``rule``."""
     from scdeepclust.data.init import knn_graph
 
-    def cut(z):
-        graph = knn_graph(z, 20, seed)
-        return connectivity_merge(graph, leiden_k(graph, n_fine, seed, steps=20), k, rule)
-
-    return cut
+    graph = knn_graph(z, 20, seed)
+    return connectivity_merge(graph, fine_partition(graph, k, seed), k, rule)
 
 
 def partitioners(k: int, seed: int) -> dict:
@@ -132,21 +134,18 @@ def partitioners(k: int, seed: int) -> dict:
             assign_labels="cluster_qr",
             random_state=seed,
         ).fit_predict,
-        **{f"graph_{rule}": graph_merge(k, seed, rule, 3 * k) for rule in ("paga", "geo", "frac")},
     }
 
 
-def internal_scores(z: np.ndarray, labels: np.ndarray, seed: int) -> dict:
-    """Label-free quality of a partition: modularity on the 20-NN graph, and silhouette."""
+def internal_scores(z: np.ndarray, labels: np.ndarray, graph) -> dict:
+    """Label-free quality of a partition: modularity on the kNN ``graph``, and silhouette."""
     import igraph as ig
     from sklearn.metrics import silhouette_score
 
-    from scdeepclust.data.init import knn_graph
-
-    w = knn_graph(z, 20, seed).obsp["connectivities"].tocoo()
-    graph = ig.Graph(n=w.shape[0], edges=list(zip(w.row, w.col, strict=True)), directed=False)
+    w = graph.obsp["connectivities"].tocoo()
+    g = ig.Graph(n=w.shape[0], edges=list(zip(w.row, w.col, strict=True)), directed=False)
     return {
-        "modularity": graph.modularity(labels.tolist(), weights=w.data.tolist()),
+        "modularity": g.modularity(labels.tolist(), weights=w.data.tolist()),
         "silhouette": float(silhouette_score(z, labels, sample_size=3000, random_state=0)),
     }
 
@@ -154,16 +153,29 @@ def internal_scores(z: np.ndarray, labels: np.ndarray, seed: int) -> dict:
 def partition_scores(
     z: np.ndarray, truth: np.ndarray, k: int, seed: int, names: list[str], internal: bool
 ) -> dict:
-    """ARI of each named k-cluster partition of ``z`` (and its label-free scores)."""
+    """ARI of each named k-cluster partition of ``z`` (and its label-free scores).
+
+    ``graph_<rule>`` names are the connectivity merges; they share one 20-NN graph and one
+    fine Leiden partition, and the label-free scores use the same graph.
+    """
     from sklearn.metrics import adjusted_rand_score
 
+    from scdeepclust.data.init import knn_graph
+
     cut = partitioners(k, seed)
+    needs_graph = internal or any(n.startswith("graph_") for n in names)
+    graph = knn_graph(z, 20, seed) if needs_graph else None
+    fine = None
     out = {}
     for n in names:
-        labels = cut[n](z)
+        if n.startswith("graph_"):
+            fine = fine_partition(graph, k, seed) if fine is None else fine
+            labels = connectivity_merge(graph, fine, k, n.removeprefix("graph_"))
+        else:
+            labels = cut[n](z)
         out[f"{n}_ari"] = float(adjusted_rand_score(truth, labels))
         if internal:
-            out.update({f"{n}_{m}": v for m, v in internal_scores(z, labels, seed).items()})
+            out.update({f"{n}_{m}": v for m, v in internal_scores(z, labels, graph).items()})
     return out
 
 
@@ -181,7 +193,7 @@ def main() -> None:
     p.add_argument(
         "--partitions",
         default="kmeans,kmeans_zscore,kmeans_cosine,gmm,ward,spectral",
-        help="k-cluster partitions to score (see partitioners)",
+        help="k-cluster partitions to score (see partitioners; graph_paga|geo|frac too)",
     )
     p.add_argument("--no-knn", action="store_true", help="skip the nearest-neighbour scores")
     p.add_argument(

@@ -135,7 +135,7 @@ def kmeans_centers_graph(rule: str):
         import torch
 
         n_threads = torch.get_num_threads()  # the kNN graph (numba) resets it
-        labels = graph_merge(n_clusters, random_state, rule, 3 * n_clusters)(z)
+        labels = graph_merge(z, n_clusters, random_state, rule)
         torch.set_num_threads(n_threads)
         return centers_from_labels(z, labels), labels
 
