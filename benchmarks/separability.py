@@ -70,18 +70,19 @@ def neighbour_scores(z: np.ndarray, truth: np.ndarray, seed: int, small: int) ->
     }
 
 
-def connectivity_merge(graph, labels: np.ndarray, k: int, rule: str) -> np.ndarray:
-    """Merge the two most connected clusters of ``labels`` until ``k`` remain (see ``rule``).
+def merge_steps(graph, labels: np.ndarray, rule: str):
+    """Merge the two most connected clusters of ``labels`` again and again (see ``rule``).
 
-    ``graph`` is the kNN AnnData of :func:`scdeepclust.data.init.knn_graph`; returns labels
-    0..k-1 (int64).
+    ``graph`` is the kNN AnnData of :func:`scdeepclust.data.init.knn_graph`. Yields, before
+    each merge, ``(n_clusters, score, labels)``: the current labels 0..n-1 (int64) and the
+    connection score of the pair merged next, its largest, down to two clusters.
     """
     import scipy.sparse as sp
 
     w = graph.obsp["connectivities"]
     vol = np.asarray(w.sum(axis=1)).ravel()
-    labels = np.unique(labels, return_inverse=True)[1]
-    while labels.max() + 1 > k:
+    labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    while labels.max() + 1 > 1:
         n = labels.max() + 1
         member = sp.csr_matrix((np.ones(len(labels)), (np.arange(len(labels)), labels)))
         between = (member.T @ w @ member).toarray()
@@ -94,8 +95,20 @@ def connectivity_merge(graph, labels: np.ndarray, k: int, rule: str) -> np.ndarr
         score = between / norm
         score[np.diag_indices(n)] = -np.inf
         a, b = np.unravel_index(np.argmax(score), score.shape)
+        yield int(n), float(score[a, b]), labels
         labels = np.unique(np.where(labels == b, a, labels), return_inverse=True)[1]
-    return labels.astype(np.int64)
+
+
+def connectivity_merge(graph, labels: np.ndarray, k: int, rule: str) -> np.ndarray:
+    """Merge the two most connected clusters of ``labels`` until ``k`` remain (see ``rule``).
+
+    ``graph`` is the kNN AnnData of :func:`scdeepclust.data.init.knn_graph`; returns labels
+    0..k-1 (int64).
+    """
+    for n, _, merged in merge_steps(graph, labels, rule):
+        if n <= k:
+            return merged
+    return np.zeros(len(labels), dtype=np.int64)
 
 
 def fine_partition(graph, k: int, seed: int) -> np.ndarray:
