@@ -163,8 +163,37 @@ def internal_scores(z: np.ndarray, labels: np.ndarray, graph) -> dict:
     }
 
 
+def cut(name: str, z: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The k-cluster partition ``name`` of ``z`` (a ``partitioners`` key or ``graph_<rule>``)."""
+    if name.startswith("graph_"):
+        return graph_merge(z, k, seed, name.removeprefix("graph_"))
+    return partitioners(k, seed)[name](z)
+
+
+def subsample_stability(z: np.ndarray, name: str, k: int, seed: int, restarts: int = 4):
+    """Label-free stability of a cut, the mean pairwise ARI of its subsample partitions.
+
+    ``restarts`` random 80 % subsamples, each cut anew with its own seed; the ARI of two is
+    taken on the cells they share.
+    """
+    from k_stability import stability
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for r in range(restarts):
+        idx = np.sort(rng.choice(len(z), size=int(0.8 * len(z)), replace=False))
+        parts.append((idx, cut(name, z[idx], k, seed + 10 * r)))
+    return stability(parts)
+
+
 def partition_scores(
-    z: np.ndarray, truth: np.ndarray, k: int, seed: int, names: list[str], internal: bool
+    z: np.ndarray,
+    truth: np.ndarray,
+    k: int,
+    seed: int,
+    names: list[str],
+    internal: bool,
+    stable: bool = False,
 ) -> dict:
     """ARI of each named k-cluster partition of ``z`` (and its label-free scores).
 
@@ -189,6 +218,8 @@ def partition_scores(
         out[f"{n}_ari"] = float(adjusted_rand_score(truth, labels))
         if internal:
             out.update({f"{n}_{m}": v for m, v in internal_scores(z, labels, graph).items()})
+        if stable:
+            out[f"{n}_stability"] = subsample_stability(z, n, k, seed)
     return out
 
 
@@ -214,6 +245,11 @@ def main() -> None:
         action="store_true",
         help="also the label-free modularity and silhouette of each partition",
     )
+    p.add_argument(
+        "--stability",
+        action="store_true",
+        help="also each partition's stability over four 80 %% subsamples (label-free)",
+    )
     p.add_argument("--markdown", action="store_true")
     a = p.parse_args()
     rows = []
@@ -234,7 +270,11 @@ def main() -> None:
                 z = np.asarray(z, dtype=np.float64)
                 if not a.no_knn:
                     row.update(neighbour_scores(z, truth, seed, a.small))
-                row.update(partition_scores(z, truth, k, seed, a.partitions.split(","), a.internal))
+                row.update(
+                    partition_scores(
+                        z, truth, k, seed, a.partitions.split(","), a.internal, a.stability
+                    )
+                )
                 rows.append(row)
                 print(
                     "\t".join(
