@@ -73,3 +73,13 @@ def authors_worm_genes(adata) -> np.ndarray:
     for v in fp_top:
         mask[lookup[v]] = True
     return mask
+
+
+def add_saved_embedding_args(parser) -> None:
+    """The options of the scripts that read ``variants.py --save-init DIR`` embeddings."""
+    parser.add_argument("--dir", required=True, help="folder of variants.py --save-init")
+    parser.add_argument("--tools", default="scdcc,desc")
+    parser.add_argument("--variant", default="base")
+    parser.add_argument("--datasets", default="pbmc,bladder,worm,cite")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--worm-genes", default="seurat")

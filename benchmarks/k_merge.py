@@ -97,12 +97,7 @@ def main() -> None:
     from k_stability import default_neighbors
 
     p = argparse.ArgumentParser()
-    p.add_argument("--dir", required=True, help="folder of variants.py --save-init")
-    p.add_argument("--tools", default="scdcc,desc")
-    p.add_argument("--variant", default="base")
-    p.add_argument("--datasets", default="pbmc,bladder,worm,cite")
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--worm-genes", default="seurat")
+    _common.add_saved_embedding_args(p)
     p.add_argument("--resolutions", default="0.8,1.6")
     p.add_argument("--rules", default="paga,frac")
     p.add_argument("--min-ok", type=int, default=3, help="drop rows with fewer datasets +-3")

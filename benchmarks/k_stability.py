@@ -64,14 +64,9 @@ def main() -> None:
     from sklearn.metrics import adjusted_rand_score
 
     p = argparse.ArgumentParser()
-    p.add_argument("--dir", required=True)
-    p.add_argument("--tools", default="scdcc,desc")
-    p.add_argument("--variant", default="base")
-    p.add_argument("--datasets", default="pbmc,bladder,worm,cite")
-    p.add_argument("--seeds", default="0,1,2")
+    _common.add_saved_embedding_args(p)
     p.add_argument("--resolutions", default="0.1,0.2,0.3,0.4,0.6,0.8,1.0,1.2")
     p.add_argument("--restarts", type=int, default=4)
-    p.add_argument("--worm-genes", default="seurat")
     a = p.parse_args()
     resolutions = [float(r) for r in a.resolutions.split(",")]
     print("tool\tdataset\tseed\tresolution\tclusters\tstability\tari", flush=True)

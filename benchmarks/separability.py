@@ -227,12 +227,7 @@ def main() -> None:
     import pandas as pd
 
     p = argparse.ArgumentParser()
-    p.add_argument("--dir", required=True, help="folder of variants.py --save-init")
-    p.add_argument("--tools", default="scdcc,desc")
-    p.add_argument("--variant", default="base")
-    p.add_argument("--datasets", default="pbmc,bladder,worm,cite")
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--worm-genes", default="seurat")
+    _common.add_saved_embedding_args(p)
     p.add_argument("--small", type=int, default=100, help="a 'small' type has fewer cells")
     p.add_argument(
         "--partitions",
