@@ -34,3 +34,4 @@ benchmark: setup
 lint: setup
 	$(VENV)/bin/pip install --quiet ruff
 	$(VENV)/bin/ruff check scdeepclust tests tutorials benchmarks
+	$(VENV)/bin/ruff format --check scdeepclust tests tutorials benchmarks

@@ -49,6 +49,7 @@ def show(png: Path) -> None:
 
         display(Image(filename=str(png)))
 
+
 # %% [markdown]
 # ## Load the data
 # `datasets.pbmc_10x()` checks the file's sha256 and returns raw counts in
@@ -90,8 +91,10 @@ print("stopped by:", dict(info["stopped_by"]))
 # the self-training trace: fraction of cells that changed cluster at each refresh of p
 print("label changes per refresh:", info["label_change"].round(4))
 # how far the clustering stage moved the labels away from the k-means start
-print("ARI(initial labels, final labels):",
-      round(adjusted_rand_score(info["init_labels"], adata.obs["scdcc"]), 3))
+print(
+    "ARI(initial labels, final labels):",
+    round(adjusted_rand_score(info["init_labels"], adata.obs["scdcc"]), 3),
+)
 
 # %% [markdown]
 # ## How good are the clusters?

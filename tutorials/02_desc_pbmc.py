@@ -47,6 +47,7 @@ def show(png: Path) -> None:
 
         display(Image(filename=str(png)))
 
+
 # %%
 adata = sdc.datasets.pbmc_10x()
 print(adata)
@@ -67,8 +68,10 @@ for key in keys:
     info = adata.uns[key]
     ari = adjusted_rand_score(adata.obs["cell_type"], adata.obs[key])
     nmi = normalized_mutual_info_score(adata.obs["cell_type"], adata.obs[key])
-    print(f"{key}: {adata.obs[key].nunique()} clusters, ARI {ari:.3f}, NMI {nmi:.3f}, "
-          f"epochs {dict(info['n_epochs'])}, converged {info['converged']}")
+    print(
+        f"{key}: {adata.obs[key].nunique()} clusters, ARI {ari:.3f}, NMI {nmi:.3f}, "
+        f"epochs {dict(info['n_epochs'])}, converged {info['converged']}"
+    )
 
 # %% [markdown]
 # ## UMAPs side by side
@@ -96,9 +99,15 @@ show(outdir / "pbmc_desc_resolutions_umap.png")
 start = time.perf_counter()
 sdc.tl.scdcc(adata, random_state=0)
 print(f"tl.scdcc: {time.perf_counter() - start:.1f} s")
-rows = [(k, adata.obs[k].nunique(), adjusted_rand_score(adata.obs["cell_type"], adata.obs[k]),
-         normalized_mutual_info_score(adata.obs["cell_type"], adata.obs[k]))
-        for k in [*keys, "scdcc"]]
+rows = [
+    (
+        k,
+        adata.obs[k].nunique(),
+        adjusted_rand_score(adata.obs["cell_type"], adata.obs[k]),
+        normalized_mutual_info_score(adata.obs["cell_type"], adata.obs[k]),
+    )
+    for k in [*keys, "scdcc"]
+]
 print(f"{'method':<12}{'clusters':>9}{'ARI':>8}{'NMI':>8}")
 for name, k, ari, nmi in rows:
     print(f"{name:<12}{k:>9}{ari:>8.3f}{nmi:>8.3f}")

@@ -100,8 +100,9 @@ code = textwrap.dedent(
     print("fresh process:", model)
     """
 )
-print(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                     text=True).stdout)
+print(
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+)
 new = sc.read_h5ad(predicted_file)
 ari_new = adjusted_rand_score(new.obs["cell_type"], new.obs["scdcc"])
 print(f"held-out ARI: {ari_new:.3f}")
@@ -118,8 +119,7 @@ for part in (train, new):
 fig, axes = plt.subplots(2, 2, figsize=(10, 9))
 for row, (part, name) in enumerate(((train, "training cells (70%)"), (new, "new cells (30%)"))):
     sc.pl.umap(part, color="scdcc", ax=axes[row, 0], show=False, title=f"{name}: scDCC")
-    sc.pl.umap(part, color="cell_type", ax=axes[row, 1], show=False,
-               title=f"{name}: annotation")
+    sc.pl.umap(part, color="cell_type", ax=axes[row, 1], show=False, title=f"{name}: annotation")
 fig.tight_layout()
 png = outdir / "pbmc_reuse_umaps.png"
 fig.savefig(png, dpi=100, bbox_inches="tight")
@@ -135,8 +135,16 @@ print("wrote", png)
 
 # %%
 cli_file = outdir / "pbmc_new_cells_cli.h5ad"
-cmd = [sys.executable, "-m", "scdeepclust", "predict", str(model_dir), str(new_file),
-       str(cli_file), "--force"]
+cmd = [
+    sys.executable,
+    "-m",
+    "scdeepclust",
+    "predict",
+    str(model_dir),
+    str(new_file),
+    str(cli_file),
+    "--force",
+]
 print(" ".join(["scdeepclust", *cmd[3:]]))
 print(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 from_cli = sc.read_h5ad(cli_file)
