@@ -21,34 +21,18 @@
 # `python tutorials/01_scdcc_pbmc.py --outdir results`.
 
 # %%
-import argparse
-import sys
 import time
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import scanpy as sc
+from _tutorial import output_dir, save_figure
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 import scdeepclust as sdc
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--outdir", default="results", help="folder for the .h5ad and the PNG")
-args, _ = parser.parse_known_args(sys.argv[1:] if __name__ == "__main__" else [])
-outdir = Path(args.outdir)
-outdir.mkdir(parents=True, exist_ok=True)
-
-
-def show(png: Path) -> None:
-    """Display a saved figure when running as a notebook."""
-    if "ipykernel" in sys.modules:
-        from IPython.display import Image, display
-
-        display(Image(filename=str(png)))
-
+outdir = output_dir(__doc__)
 
 # %% [markdown]
 # ## Load the data
@@ -119,11 +103,7 @@ fig = sc.pl.umap(
     show=False,
     return_fig=True,
 )
-png = outdir / "pbmc_scdcc_umap.png"
-fig.savefig(png, dpi=110, bbox_inches="tight")
-plt.close(fig)
-show(png)
-print("wrote", png)
+save_figure(fig, outdir / "pbmc_scdcc_umap.png", dpi=110)
 
 # %% [markdown]
 # ## Save and read back

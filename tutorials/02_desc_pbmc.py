@@ -19,34 +19,19 @@
 # Run top to bottom: `python tutorials/02_desc_pbmc.py --outdir results`.
 
 # %%
-import argparse
-import sys
 import time
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import scanpy as sc
+from _tutorial import output_dir, save_figure
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 import scdeepclust as sdc
 
-parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--outdir", default="results", help="folder for the .h5ad and the PNGs")
-args, _ = parser.parse_known_args(sys.argv[1:] if __name__ == "__main__" else [])
-outdir = Path(args.outdir)
-outdir.mkdir(parents=True, exist_ok=True)
-
-
-def show(png: Path) -> None:
-    """Display a saved figure when running as a notebook."""
-    if "ipykernel" in sys.modules:
-        from IPython.display import Image, display
-
-        display(Image(filename=str(png)))
-
+outdir = output_dir(__doc__)
 
 # %%
 adata = sdc.datasets.pbmc_10x()
@@ -87,9 +72,7 @@ for ax, key in zip(axes, keys, strict=False):
 sc.pp.neighbors(adata, use_rep=f"X_{keys[1]}")
 sc.tl.umap(adata, random_state=0)
 sc.pl.umap(adata, color="cell_type", ax=axes[-1], show=False, title="annotated cell type")
-fig.savefig(outdir / "pbmc_desc_resolutions_umap.png", dpi=90, bbox_inches="tight")
-plt.close(fig)
-show(outdir / "pbmc_desc_resolutions_umap.png")
+save_figure(fig, outdir / "pbmc_desc_resolutions_umap.png", dpi=90)
 
 # %% [markdown]
 # ## Comparison with scDCC

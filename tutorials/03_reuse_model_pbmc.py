@@ -23,11 +23,9 @@
 # Run as a script: `python tutorials/03_reuse_model_pbmc.py --outdir results`.
 
 # %%
-import argparse
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import matplotlib
 
@@ -35,24 +33,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import scanpy as sc
+from _tutorial import output_dir, save_figure
 from sklearn.metrics import adjusted_rand_score
 
 import scdeepclust as sdc
 
-parser = argparse.ArgumentParser(description="Fit on 70% of PBMC, predict the other 30%.")
-parser.add_argument("--outdir", default="results", help="folder for the model, h5ad and PNG")
-args, _ = parser.parse_known_args(sys.argv[1:] if __name__ == "__main__" else [])
-outdir = Path(args.outdir).resolve()
-outdir.mkdir(parents=True, exist_ok=True)
-
-
-def show(png: Path) -> None:
-    """Display a saved figure when running as a notebook."""
-    if "ipykernel" in sys.modules:
-        from IPython.display import Image, display
-
-        display(Image(filename=str(png)))
-
+outdir = output_dir("Fit on 70% of PBMC, predict the other 30%.")
 
 # %% [markdown]
 # ## Split the cells
@@ -121,11 +107,7 @@ for row, (part, name) in enumerate(((train, "training cells (70%)"), (new, "new 
     sc.pl.umap(part, color="scdcc", ax=axes[row, 0], show=False, title=f"{name}: scDCC")
     sc.pl.umap(part, color="cell_type", ax=axes[row, 1], show=False, title=f"{name}: annotation")
 fig.tight_layout()
-png = outdir / "pbmc_reuse_umaps.png"
-fig.savefig(png, dpi=100, bbox_inches="tight")
-plt.close(fig)
-show(png)
-print("wrote", png)
+save_figure(fig, outdir / "pbmc_reuse_umaps.png", dpi=100)
 
 # %% [markdown]
 # ## The same from the shell

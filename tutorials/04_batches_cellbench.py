@@ -26,34 +26,18 @@
 # (about a minute on 2 CPU cores).
 
 # %%
-import argparse
-import sys
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import scanpy as sc
+from _tutorial import output_dir, save_figure
 from sklearn.metrics import adjusted_rand_score
 
 import scdeepclust as sdc
 
-parser = argparse.ArgumentParser(description="Batch-aware clustering of CellBench.")
-parser.add_argument("--outdir", default="results", help="folder for the h5ad and PNG")
-args, _ = parser.parse_known_args(sys.argv[1:] if __name__ == "__main__" else [])
-outdir = Path(args.outdir).resolve()
-outdir.mkdir(parents=True, exist_ok=True)
-
-
-def show(png: Path) -> None:
-    """Display a saved figure when running as a notebook."""
-    if "ipykernel" in sys.modules:
-        from IPython.display import Image, display
-
-        display(Image(filename=str(png)))
-
+outdir = output_dir("Batch-aware clustering of CellBench.")
 
 # %% [markdown]
 # ## Data and genes
@@ -115,11 +99,7 @@ for row, key in enumerate(("scdcc", "scdcc_batch")):
     for col, color in enumerate(("technology", "cell_type")):
         sc.pl.umap(view, color=color, ax=axes[row, col], show=False, title=f"{key}: {color}")
 fig.tight_layout()
-png = outdir / "cellbench_batch_umaps.png"
-fig.savefig(png, dpi=100, bbox_inches="tight")
-plt.close(fig)
-show(png)
-print("wrote", png)
+save_figure(fig, outdir / "cellbench_batch_umaps.png", dpi=100)
 
 # %% [markdown]
 # Without the batch, the Drop-seq cells of H1975 and HCC827 sit together, apart from their
