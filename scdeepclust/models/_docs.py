@@ -68,17 +68,17 @@ random_state
         the call trains data-parallel (torch DDP; gloo on the CPU, NCCL on CUDA, where
         "cuda" / "auto" mean this rank's GPU, ``cuda:LOCAL_RANK``): each rank takes its
         share of every minibatch, q and p are computed over all cells, and the results are
-        written into every rank's ``adata``; see the README.
+        written into every rank's ``adata``; see the documentation's scaling page.
     precision
         ``"float32"`` (default) or ``"bfloat16"``: the training matrix products in bfloat16
         under :func:`torch.autocast` (losses, q and every output stay float32). Faster on a
-        CPU with AVX512-BF16 or AMX and on recent GPUs (10X PBMC scdcc pretraining: 0.50 vs
-        0.60-0.73 s per epoch on 2 cores); not the default because its effect on ARI has not
-        been measured over seeds on all shared datasets."""
+        CPU with native bfloat16 (AVX512-BF16 or AMX) and on recent GPUs. float32 stays the
+        default because it gives the same labels on every machine."""
 
 doc_progress_bar = """\
 progress_bar
-        One tqdm bar per stage; None shows them when stderr is a terminal."""
+        One tqdm bar per stage. None (default) shows them in Jupyter (a widget when ipywidgets
+        is installed) and on a terminal, and hides them when stderr is a file or pipe."""
 
 doc_copy = """\
 copy

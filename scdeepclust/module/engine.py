@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .data import DeviceData
 from .distributed import Dist
 from .losses import target_distribution
 from .modules import DeepClusterModel
+from .utils import progress_bar_class
 
 logger = logging.getLogger("scdeepclust")
 
@@ -143,7 +143,7 @@ def run_stage(
         ddp = ctx.wrap(_PassLoss(model), find_unused_parameters=unused)
     step = _Step(optimizer, autocast_dtype, ddp)
     model.train()
-    bar = tqdm(total=max_epochs, desc=name, disable=not progress, leave=False)
+    bar = progress_bar_class()(total=max_epochs, desc=name, disable=not progress, leave=False)
     try:
         for epoch in range(max_epochs):
             if before_epoch is not None and before_epoch(epoch):

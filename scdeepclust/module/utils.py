@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import sys
 from collections.abc import Iterator
 
@@ -46,8 +47,30 @@ def seeded(seed: int, device: torch.device) -> Iterator[torch.Generator]:
         yield
 
 
+def in_jupyter() -> bool:
+    """Whether the code runs in a Jupyter kernel (IPython's ``ZMQInteractiveShell``)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def show_progress(progress_bar: bool | None) -> bool:
-    """Progress bars on when asked, or by default when stderr is interactive."""
+    """Progress bars on when asked; by default in Jupyter and on a terminal, not in a log."""
     if progress_bar is None:
-        return sys.stderr.isatty()
+        return in_jupyter() or sys.stderr.isatty()
     return bool(progress_bar)
+
+
+def progress_bar_class() -> type:
+    """tqdm's widget bar in Jupyter when ipywidgets is installed, else its text bar.
+
+    ``tqdm.auto`` would fall back to the text bar too, but with a ``TqdmWarning`` when
+    ipywidgets is missing; the text bar works in a notebook's stderr as well.
+    """
+    if in_jupyter() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm
