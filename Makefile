@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 # Datasets are read from here instead of being downloaded (no network on CI machines).
 export SCDEEPCLUST_DATASETDIR ?= $(abspath ../shared/data)
 
-.PHONY: setup demo test test-quick benchmark lint
+.PHONY: setup demo test test-quick docs dist benchmark lint
 
 setup: $(VENV)/.installed
 
@@ -12,18 +12,31 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	# CPU build of torch first: a bare `torch` requirement would pull GBs of CUDA wheels.
 	$(VENV)/bin/pip install --quiet torch==2.13.0
-	$(VENV)/bin/pip install --quiet -e ".[test]"
+	$(VENV)/bin/pip install --quiet -e ".[test,tutorials]"
 	touch $@
 
+# Executes the PBMC tutorial (results/pbmc_scdcc.h5ad, results/pbmc_scdcc_umap.png) and the
+# CellBench batches tutorial; the executed notebooks are written to results/ too.
 demo: setup
-	$(PY) tutorials/01_scdcc_pbmc.py --outdir results
-	$(PY) tutorials/04_batches_cellbench.py --outdir results
+	$(PY) tutorials/run_notebooks.py --outdir results 01_scdcc_pbmc 04_batches_cellbench
 
 test: setup
 	$(PY) -m pytest
 
 test-quick: setup
 	$(PY) -m pytest -m "not slow"
+
+# The documentation site, warnings as errors: open docs/_build/html/index.html.
+docs: setup
+	$(VENV)/bin/pip install --quiet -e ".[doc]"
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# Wheel and sdist in dist/, checked by twine.
+dist: setup
+	$(VENV)/bin/pip install --quiet build twine
+	rm -rf dist
+	$(PY) -m build --outdir dist
+	$(VENV)/bin/twine check --strict dist/*
 
 benchmark: setup
 	mkdir -p results
@@ -33,5 +46,5 @@ benchmark: setup
 
 lint: setup
 	$(VENV)/bin/pip install --quiet ruff
-	$(VENV)/bin/ruff check scdeepclust tests tutorials benchmarks
-	$(VENV)/bin/ruff format --check scdeepclust tests tutorials benchmarks
+	$(VENV)/bin/ruff check scdeepclust tests tutorials benchmarks docs
+	$(VENV)/bin/ruff format --check scdeepclust tests tutorials benchmarks docs

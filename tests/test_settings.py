@@ -27,7 +27,12 @@ def restore_logger():
 
 @pytest.mark.parametrize(
     ("value", "level", "verbosity"),
-    [(0, logging.ERROR, 0), ("warning", logging.WARNING, 1), ("INFO", logging.INFO, 2), (3, logging.DEBUG, 3)],
+    [
+        (0, logging.ERROR, 0),
+        ("warning", logging.WARNING, 1),
+        ("INFO", logging.INFO, 2),
+        (3, logging.DEBUG, 3),
+    ],
 )
 def test_verbosity_sets_the_package_logger(restore_logger, value, level, verbosity):
     sdc.settings.verbosity = value

@@ -64,7 +64,7 @@ def show_progress(progress_bar: bool | None) -> bool:
 
 
 def progress_bar_class() -> type:
-    """tqdm's widget bar in Jupyter when ipywidgets is installed, else its text bar.
+    """Tqdm's widget bar in Jupyter when ipywidgets is installed, else its text bar.
 
     ``tqdm.auto`` would fall back to the text bar too, but with a ``TqdmWarning`` when
     ipywidgets is missing; the text bar works in a notebook's stderr as well.

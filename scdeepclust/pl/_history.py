@@ -46,7 +46,8 @@ def training_history(
 
     Returns
     -------
-    The list of matplotlib axes, one per stage.
+    list of matplotlib.axes.Axes or None
+        The axes, one per stage; None when the figure was shown, as scanpy's plots do.
 
     Raises
     ------
@@ -89,4 +90,5 @@ def training_history(
         fig.savefig(save, dpi=120, bbox_inches="tight")
     if show or (show is None and ax is None and not save):
         plt.show()
+        return None
     return axes
