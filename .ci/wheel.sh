@@ -3,6 +3,8 @@
 # clone, and cluster the shared 10X PBMC data from the command line with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The datasets are read from the shared folder beside the clone (no network here).
+export SCDEEPCLUST_DATASETDIR="${SCDEEPCLUST_DATASETDIR:-$(cd .. && pwd)/shared/data}"
 make dist
 .venv/bin/python .ci/check_dist.py dist
 
