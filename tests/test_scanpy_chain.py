@@ -65,17 +65,10 @@ def _check_written(adata: ad.AnnData, back: ad.AnnData, key: str) -> None:
     assert (back.obsp["connectivities"] != adata.obsp["connectivities"]).nnz == 0
 
 
-def test_scdcc_chain_above_8192_cells(cite, tmp_path):
+@pytest.mark.parametrize("tool", ["scdcc", "desc"])
+def test_chain_above_8192_cells(cite, tmp_path, tool):
     adata = cite.copy()
-    sdc.tl.scdcc(adata, n_clusters=15, random_state=0)
-    back = _chain(adata, "scdcc", tmp_path)
-    _check_written(adata, back, "scdcc")
-    assert adjusted_rand_score(adata.obs["cell_type"], back.obs["scdcc"]) > 0.3
-
-
-def test_desc_chain_above_8192_cells(cite, tmp_path):
-    adata = cite.copy()
-    sdc.tl.desc(adata, n_clusters=15, random_state=0)
-    back = _chain(adata, "desc", tmp_path)
-    _check_written(adata, back, "desc")
-    assert adjusted_rand_score(adata.obs["cell_type"], back.obs["desc"]) > 0.3
+    getattr(sdc.tl, tool)(adata, n_clusters=15, random_state=0)
+    back = _chain(adata, tool, tmp_path)
+    _check_written(adata, back, tool)
+    assert adjusted_rand_score(adata.obs["cell_type"], back.obs[tool]) > 0.3
