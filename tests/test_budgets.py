@@ -56,7 +56,10 @@ def test_initialisation_on_a_subsample(n_clusters):
     centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     truth = rng.integers(0, 3, size=3000)
     z = (centres[truth] + rng.normal(size=(3000, 2))).astype(np.float32)
-    kwargs = dict(n_clusters=n_clusters, resolution=0.1, n_neighbors=15, random_state=0)
+    # At resolution 0.1 splitting a blob of this kNN graph changes modularity by less than the
+    # noise of Leiden's local moves: 3-6 clusters depending on the seed and on scanpy's igraph
+    # RNG (changed in 1.11.4). At 0.02 every seed finds the 3 blobs.
+    kwargs = dict(n_clusters=n_clusters, resolution=0.02, n_neighbors=15, random_state=0)
     c_sub, l_sub = initial_clusters(z, max_cells=500, **kwargs)
     c_all, l_all = initial_clusters(z, max_cells=None, **kwargs)
     assert l_sub.shape == (3000,) and c_sub.shape[1] == 2

@@ -65,10 +65,17 @@ def _check_written(adata: ad.AnnData, back: ad.AnnData, key: str) -> None:
     assert (back.obsp["connectivities"] != adata.obsp["connectivities"]).nnz == 0
 
 
+#: Mean ARI over seeds 0-2 on CITE, k=15, all genes (benchmarks page, `make benchmark`); the
+#: run here is the benchmark's seed-0 run, checked 0.05 below the mean as in test_real_data.py.
+MEASURED_ON_CITE = {"scdcc": 0.535, "desc": 0.441}
+
+
 @pytest.mark.parametrize("tool", ["scdcc", "desc"])
 def test_chain_above_8192_cells(cite, tmp_path, tool):
     adata = cite.copy()
     getattr(sdc.tl, tool)(adata, n_clusters=15, random_state=0)
     back = _chain(adata, tool, tmp_path)
     _check_written(adata, back, tool)
-    assert adjusted_rand_score(adata.obs["cell_type"], back.obs[tool]) > 0.3
+    ari = adjusted_rand_score(adata.obs["cell_type"], back.obs[tool])
+    print(f"{tool} on CITE, k=15, seed 0: ARI {ari:.3f}")
+    assert ari >= MEASURED_ON_CITE[tool] - 0.05

@@ -65,12 +65,15 @@ class ThisPythonKernelManager(AsyncKernelManager):
 
 
 def kernel_env() -> dict[str, str]:
-    """This process's environment with the interpreter's bin folder first on PATH.
+    """This process's environment, without MPLBACKEND, with the interpreter's bin folder first.
 
     So that shell commands in a notebook (``!scdeepclust ...``) find the console scripts of
     the environment the kernel runs in.
     """
     env = dict(os.environ)
+    # figures go inline as in Jupyter: an inherited MPLBACKEND (Agg on CI machines and in
+    # headless shells) would make matplotlib drop them from the executed notebook silently
+    env.pop("MPLBACKEND", None)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")]).rstrip(os.pathsep)
     return env
