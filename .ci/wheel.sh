@@ -10,10 +10,8 @@ make dist
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet torch==2.13.0
-# uv (from the project's venv) installs the wheel's dependencies; nothing else goes in
-.venv/bin/uv pip install --quiet --python "$work/venv/bin/python" dist/scdeepclust-*.whl
+source .ci/fresh_venv.sh
+fresh_venv "$work/venv" dist/scdeepclust-*.whl
 cd "$work"  # nothing of the clone is importable from here
 venv/bin/scdeepclust --help
 venv/bin/scdeepclust scdcc --help > /dev/null
