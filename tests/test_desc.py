@@ -32,6 +32,7 @@ from scdeepclust.module.desc import (
 from scdeepclust.module.modules import Encoder, GlorotLinear
 
 _desc_module = importlib.import_module("scdeepclust.models._desc")
+_base_module = importlib.import_module("scdeepclust.models._base")
 _engine = importlib.import_module("scdeepclust.module.engine")
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
@@ -680,7 +681,7 @@ def no_training(monkeypatch):
     monkeypatch.setattr(_engine, "_run_epoch", boom)  # every stage's epochs run through it
     monkeypatch.setattr(_desc_module, "build_mse_autoencoder", boom)
     monkeypatch.setattr(_desc_module, "pretrain_desc", boom)
-    monkeypatch.setattr(_desc_module, "run_stage", boom)
+    monkeypatch.setattr(_base_module, "run_stage", boom)  # the shared clustering stage
 
 
 def _set_count(value):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -235,3 +238,33 @@ def check_pairs(pairs, adata: AnnData, name: str) -> np.ndarray:
             f"{int(np.flatnonzero(selfs)[0])}); remove those pairs."
         )
     return arr
+
+
+def check_pair_conflicts(must_link: np.ndarray, cannot_link: np.ndarray, adata: AnnData) -> None:
+    """Raise ValueError if a pair of cells is both must-link and cannot-link (in any order)."""
+    if not len(must_link) or not len(cannot_link):
+        return
+    ml = {tuple(sorted(p)) for p in must_link.tolist()}
+    both = sorted(ml.intersection(tuple(sorted(p)) for p in cannot_link.tolist()))
+    if both:
+        i, j = both[0]
+        raise ValueError(
+            f"{len(both)} pairs are both must-link and cannot-link, e.g. cells {i} and {j} "
+            f"({adata.obs_names[i]!r}, {adata.obs_names[j]!r}); a pair can be one or the "
+            "other: remove it from one of the two lists."
+        )
+
+
+def warn_user(message: str) -> None:
+    """A UserWarning attributed to the caller's line outside scdeepclust (tool, model or CLI)."""
+    package = Path(__file__).resolve().parents[1]
+    frame, level = sys._getframe(1), 1
+    while frame is not None and Path(frame.f_code.co_filename).resolve().is_relative_to(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level + 1)
+
+
+def warn_duplicate_obs_names(adata: AnnData) -> None:
+    """Warn as anndata does when obs_names repeat (outputs are still written by position)."""
+    if not adata.obs_names.is_unique:
+        warn_user("obs_names are not unique. To make them unique, call `.obs_names_make_unique`.")

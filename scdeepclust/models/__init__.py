@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-from ._base import FORMAT_VERSION, BaseModel, ModelFormatError, read_meta
-from ._config import DESCConfig, SCDCCConfig
+from ._base import FORMAT_VERSION, MODEL_CLASSES, BaseModel, ModelFormatError, read_meta
+from ._config import ClusteringConfig, DESCConfig, SCDCCConfig
 from ._desc import DESC
 from ._scdcc import SCDCC
 
@@ -20,6 +20,8 @@ __all__ = [
     "DESC",
     "SCDCCConfig",
     "DESCConfig",
+    "BaseModel",
+    "ClusteringConfig",
     "ModelFormatError",
     "FORMAT_VERSION",
     "load",
@@ -27,7 +29,7 @@ __all__ = [
 
 
 def load(dir_path: str | os.PathLike, device=None) -> BaseModel:
-    """Load a saved :class:`SCDCC` or :class:`DESC` model (whichever the folder holds).
+    """Load a saved model of any method (:class:`SCDCC`, :class:`DESC`, ...) the folder holds.
 
     Raises
     ------
@@ -35,7 +37,6 @@ def load(dir_path: str | os.PathLike, device=None) -> BaseModel:
         See :meth:`BaseModel.load`.
     """
     tool = read_meta(dir_path)["tool"]
-    classes = {cls.tool: cls for cls in (SCDCC, DESC)}
-    if tool not in classes:
+    if tool not in MODEL_CLASSES:
         raise ModelFormatError(f"{dir_path} holds an unknown model type {tool!r}.")
-    return classes[tool].load(dir_path, device=device)
+    return MODEL_CLASSES[tool].load(dir_path, device=device)

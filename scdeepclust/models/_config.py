@@ -130,6 +130,11 @@ class _Config:
             raise TypeError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
+    @classmethod
+    def pick(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The entries of ``values`` that are fields of this config (a tool's ``locals()``)."""
+        return {f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values}
+
     def seed(self) -> int:
         """The seed of the run (None -> 0)."""
         return check_random_state(self.random_state)
@@ -144,45 +149,72 @@ class _Config:
 
 
 @dataclass
-class SCDCCConfig(_Config):
-    """Parameters of :class:`scdeepclust.models.SCDCC` (see :func:`scdeepclust.tl.scdcc`)."""
+class ClusteringConfig(_Config):
+    """What the config of every method holds: input, initialisation, clustering stage, run.
+
+    A method's config subclasses this and adds its architecture and pretraining fields; a
+    field redeclared there keeps its place here with the method's default.
+    """
 
     n_clusters: int | None = None
     layer: str | None = "counts"
     batch_key: str | None = None
-    ml_weight: float = 1.0
-    cl_weight: float = 1.0
-    resolution: float = 0.4
-    n_neighbors: int = 20
-    hidden_dims: tuple[int, ...] = (256, 64)
-    latent_dim: int = 32
-    noise_sd: float = 2.5
-    gamma: float = 1.0
+    resolution: float = 0.8
+    n_neighbors: int = 10
     alpha: float = 1.0
     batch_size: int = 256
-    pretrain_epochs: int | None = None
-    pretrain_steps: int = 700
-    pretrain_lr: float = 1e-3
-    pretrain_patience: int | None = None
-    pretrain_min_delta: float = 1e-3
     max_epochs: int = 300
     max_steps: int | None = 12_000
     lr: float = 1.0
     update_interval: int = 1
     tol: float = 1e-3
     init_max_cells: int | None = 50_000
-    key_added: str = "scdcc"
+    key_added: str = "clusters"
     random_state: int | None = 0
     device: str | torch.device = "auto"
     precision: str = "float32"
 
-    def validate(self) -> SCDCCConfig:
-        """Raise TypeError / ValueError for a bad value; returns self."""
+    def validate(self):
+        """Raise TypeError / ValueError for a bad shared value; returns self."""
         check_key(self.key_added)
         self.seed()
         self.torch_device()
         self.autocast()
         check_batch_key(self.batch_key)
+        return self
+
+    def resolutions(self) -> list[float]:
+        """The Leiden resolution(s) of the runs, as a list."""
+        return check_resolutions(self.resolution)
+
+    def keys(self) -> list[str]:
+        """Output key per run: ``key_added``, or ``f"{key_added}_r{resolution:g}"`` for several."""
+        res = self.resolutions()
+        return [self.key_added] if len(res) == 1 else [f"{self.key_added}_r{r:g}" for r in res]
+
+
+@dataclass
+class SCDCCConfig(ClusteringConfig):
+    """Parameters of :class:`scdeepclust.models.SCDCC` (see :func:`scdeepclust.tl.scdcc`)."""
+
+    resolution: float = 0.4
+    n_neighbors: int = 20
+    ml_weight: float = 1.0
+    cl_weight: float = 1.0
+    hidden_dims: tuple[int, ...] = (256, 64)
+    latent_dim: int = 32
+    noise_sd: float = 2.5
+    gamma: float = 1.0
+    pretrain_epochs: int | None = None
+    pretrain_steps: int = 700
+    pretrain_lr: float = 1e-3
+    pretrain_patience: int | None = None
+    pretrain_min_delta: float = 1e-3
+    key_added: str = "scdcc"
+
+    def validate(self) -> SCDCCConfig:
+        """Raise TypeError / ValueError for a bad value; returns self."""
+        super().validate()
         self.hidden_dims = tuple(self.hidden_dims)
         check_schedule(
             hidden_dims=list(self.hidden_dims),
@@ -208,51 +240,31 @@ class SCDCCConfig(_Config):
 
 
 @dataclass
-class DESCConfig(_Config):
+class DESCConfig(ClusteringConfig):
     """Parameters of :class:`scdeepclust.models.DESC` (see :func:`scdeepclust.tl.desc`)."""
 
     resolution: float | tuple[float, ...] = 0.8
-    n_clusters: int | None = None
-    layer: str | None = "counts"
-    batch_key: str | None = None
     max_value: float | None = 6.0
     target_sum: float | None = 1e4
     hidden_dims: tuple[int, ...] | None = None
     latent_dim: int | None = None
-    n_neighbors: int = 10
-    alpha: float = 1.0
     dropout: float = 0.2
     stacked: bool = True
     pretrain_epochs: int = 30
     pretrain_patience: int | None = 10
     pretrain_min_delta: float = 1e-4
-    batch_size: int = 256
     lr: float = 0.01
     momentum: float = 0.9
     pretrain_phase_steps: int | None = 500
-    max_epochs: int = 300
-    max_steps: int | None = 12_000
     update_interval: int = 5
     tol: float = 0.005
-    init_max_cells: int | None = 50_000
     key_added: str = "desc"
-    random_state: int | None = 0
-    device: str | torch.device = "auto"
-    precision: str = "float32"
-
-    def resolutions(self) -> list[float]:
-        """The Leiden resolutions as a list."""
-        return check_resolutions(self.resolution)
 
     def validate(self) -> DESCConfig:
         """Raise TypeError / ValueError for a bad value; returns self."""
         resolutions = self.resolutions()
         self.resolution = resolutions[0] if np.isscalar(self.resolution) else tuple(resolutions)
-        check_key(self.key_added)
-        self.seed()
-        self.torch_device()
-        self.autocast()
-        check_batch_key(self.batch_key)
+        super().validate()
         if self.n_clusters is not None and len(resolutions) > 1:
             raise ValueError(
                 "n_clusters gives a k-means initialisation and cannot be combined with several "
@@ -272,8 +284,3 @@ class DESCConfig(_Config):
         if self.hidden_dims is not None:
             self.hidden_dims = tuple(self.hidden_dims)
         return self
-
-    def keys(self) -> list[str]:
-        """Output key per resolution: ``key_added``, or ``f"{key_added}_r{resolution:g}"``."""
-        res = self.resolutions()
-        return [self.key_added] if len(res) == 1 else [f"{self.key_added}_r{r:g}" for r in res]

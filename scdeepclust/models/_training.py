@@ -19,7 +19,13 @@ import torch
 from ..data.init import kmeans_centers, leiden_centers, nearest_center_labels
 from ..data.results import MethodResult
 from ..module.data import DeviceData
-from ..module.engine import SelfTraining, StageResult, embed, soft_assignments
+from ..module.engine import (
+    SelfTraining,
+    StageResult,
+    TrainingDivergedError,
+    embed,
+    soft_assignments,
+)
 from ..module.modules import ClusteringHead, DeepClusterModel
 
 logger = logging.getLogger("scdeepclust")
@@ -181,6 +187,53 @@ def diagnostics(
         "label_change": np.asarray(target.delta, dtype=np.float32),
         "init_labels": np.asarray(init_labels, dtype=np.int32),
     }
+
+
+def history_record(
+    pre: Mapping[str, StageResult], clu: StageResult
+) -> dict[str, dict[str, np.ndarray]]:
+    """``uns[key]['history']``: loss terms per epoch of the pretraining and clustering stages.
+
+    A single pretraining stage named ``pretrain`` gives its terms as they are; several stages
+    (DESC's layer-wise and end-to-end phases) are prefixed ``<stage>_<term>``.
+    """
+    if list(pre) == ["pretrain"]:
+        pretrain = dict(pre["pretrain"].history)
+    else:
+        pretrain = {
+            f"{stage}_{term}": v for stage, r in pre.items() for term, v in r.history.items()
+        }
+    return {"pretrain": pretrain, "cluster": clu.history}
+
+
+def epochs_record(pre: Mapping[str, StageResult], clu: StageResult) -> dict[str, int]:
+    """``uns[key]['n_epochs']``: all pretraining epochs, those of each stage, clustering."""
+    stages = {stage: r.n_epochs for stage, r in pre.items() if stage != "pretrain"}
+    return {"pretrain": sum(r.n_epochs for r in pre.values()), **stages, "cluster": clu.n_epochs}
+
+
+def check_weights_finite(model: torch.nn.Module, key: str) -> None:
+    """Raise :class:`TrainingDivergedError` if a weight became NaN or infinite."""
+    bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if bad:
+        raise TrainingDivergedError(
+            f"{key}: the weights {', '.join(bad[:3])} became NaN or infinite. Training "
+            "diverged; try a smaller learning rate, a different random_state, or check the "
+            "input counts."
+        )
+
+
+def collapse_warning(key: str, q: np.ndarray, *, n_obs: int, lr: float) -> str | None:
+    """A message if some clusters ended empty (no cell has its largest q there), else None."""
+    k = q.shape[1]
+    used = len(np.unique(q.argmax(axis=1)))
+    if used == k:
+        return None
+    return (
+        f"{key}: {k - used} of the {k} clusters ended empty (the {n_obs} cells fell into "
+        f"{used}). The clustering stage may have collapsed: try a smaller learning rate "
+        f"(lr={lr:g}), fewer clusters, or more cells."
+    )
 
 
 def collect(

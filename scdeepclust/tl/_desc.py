@@ -9,7 +9,7 @@ import torch
 from anndata import AnnData
 
 from ..data.results import write
-from ..models import DESC
+from ..models import DESC, DESCConfig
 from ..models._docs import shared_docs
 
 
@@ -176,17 +176,6 @@ def desc(
     >>> sdc.tl.desc(adata, resolution=[0.4, 0.8])
     >>> adata.obs[["desc_r0.4", "desc_r0.8"]].nunique()
     """
-    model = DESC(
-        resolution=resolution if np.isscalar(resolution) else tuple(resolution),
-        n_clusters=n_clusters, layer=layer, batch_key=batch_key, max_value=max_value,
-        target_sum=target_sum, hidden_dims=None if hidden_dims is None else tuple(hidden_dims),
-        latent_dim=latent_dim, n_neighbors=n_neighbors, alpha=alpha, dropout=dropout,
-        stacked=stacked, pretrain_epochs=pretrain_epochs, pretrain_patience=pretrain_patience,
-        pretrain_min_delta=pretrain_min_delta, batch_size=batch_size, lr=lr, momentum=momentum,
-        pretrain_phase_steps=pretrain_phase_steps, max_epochs=max_epochs, max_steps=max_steps,
-        update_interval=update_interval, tol=tol, init_max_cells=init_max_cells,
-        key_added=key_added,
-        random_state=random_state, device=device, precision=precision,
-    )  # fmt: skip
+    model = DESC(**DESCConfig.pick(locals()))  # every config field is a parameter here
     model.fit(adata, mask_var=mask_var, progress_bar=progress_bar)
     return write(adata, copy, model.results_)

@@ -9,7 +9,7 @@ import torch
 from anndata import AnnData
 
 from ..data.results import write
-from ..models import SCDCC
+from ..models import SCDCC, SCDCCConfig
 from ..models._docs import shared_docs
 
 
@@ -189,17 +189,7 @@ def scdcc(
     >>> sc.tl.umap(adata)
     >>> sc.pl.umap(adata, color=["scdcc", "cell_type"])
     """
-    model = SCDCC(
-        n_clusters=n_clusters, layer=layer, batch_key=batch_key, ml_weight=ml_weight,
-        cl_weight=cl_weight, resolution=resolution, n_neighbors=n_neighbors,
-        hidden_dims=tuple(hidden_dims), latent_dim=latent_dim, noise_sd=noise_sd, gamma=gamma,
-        alpha=alpha, batch_size=batch_size, pretrain_epochs=pretrain_epochs,
-        pretrain_steps=pretrain_steps, pretrain_lr=pretrain_lr,
-        pretrain_patience=pretrain_patience, pretrain_min_delta=pretrain_min_delta,
-        max_epochs=max_epochs, max_steps=max_steps, lr=lr, update_interval=update_interval,
-        tol=tol, init_max_cells=init_max_cells, key_added=key_added,
-        random_state=random_state, device=device, precision=precision,
-    )  # fmt: skip
+    model = SCDCC(**SCDCCConfig.pick(locals()))  # every config field is a parameter here
     model.fit(
         adata,
         mask_var=mask_var,
