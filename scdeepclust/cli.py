@@ -196,7 +196,7 @@ def _read(path: str):
 
 def write_atomic(adata, path: str | os.PathLike) -> None:
     """Write ``adata`` to ``path`` through a temporary file in the same folder, then rename."""
-    from .models._base import current_umask
+    from .models._storage import current_umask
 
     dst = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.h5ad", dir=dst.parent)

@@ -22,10 +22,15 @@ def test_collapsed_run_warns_names_the_cause_and_is_recorded(make_synthetic):
     assert rec[0].filename == __file__  # attributed to the caller's line
     assert adata.obs["desc"].value_counts().max() == 300
     assert "ended empty" in adata.uns["desc"]["warning"]
+    assert adata.uns["desc"]["n_empty_clusters"] == 2
 
 
-def test_run_without_empty_clusters_gives_no_warning(synthetic_adata, recwarn):
-    sdc.models.SCDCC(**FAST_SCDCC, max_steps=None).fit(synthetic_adata, progress_bar=False)
+def test_a_few_empty_clusters_are_counted_without_a_warning(synthetic_adata, recwarn):
+    """3 groups in k=6 clusters: some end empty, which is not a collapse."""
+    model = sdc.models.SCDCC(**{**FAST_SCDCC, "n_clusters": 6}).fit(synthetic_adata)
+    (result,) = model.results_
+    empty = 6 - len(np.unique(result.q.argmax(axis=1)))
+    assert result.extra["n_empty_clusters"] == empty > 0
     assert not [w for w in recwarn if "ended empty" in str(w.message)]
 
 

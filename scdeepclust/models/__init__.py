@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 
-from ._base import FORMAT_VERSION, MODEL_CLASSES, BaseModel, ModelFormatError, read_meta
+from ._base import MODEL_CLASSES, BaseModel
 from ._config import ClusteringConfig, DESCConfig, SCDCCConfig
 from ._desc import DESC
 from ._scdcc import SCDCC
+from ._storage import FORMAT_VERSION, ModelFormatError, read_meta
 
 __all__ = [
     "SCDCC",

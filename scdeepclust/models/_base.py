@@ -1,16 +1,6 @@
-"""What every model shares: predict / embed new cells, save and load (scvi-tools style).
+"""What every model shares: the fit pipeline, predict / embed new cells, save and load.
 
-On disk a model is a folder with three files, none of them a pickle:
-
-``model.json``
-    Format name and version, the tool, the package version, the config, the fitted input
-    state (``var_names``, size-factor reference, batch categories, ...), the trained runs
-    (output key, k, layer widths) and the training summary of each run.
-``state.npz``
-    The per-gene (per-batch) mean and std of the input scaling (``allow_pickle=False``).
-``weights.pt``
-    The weights as a plain ``state_dict`` of tensors (``torch.load(..., weights_only=True)``);
-    with several runs (DESC at several resolutions) each key is prefixed by ``<run key>/``.
+The folder format of :meth:`BaseModel.save` is described in :mod:`._storage`.
 """
 
 from __future__ import annotations
@@ -21,7 +11,6 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,39 +30,20 @@ from ..module.modules import ClusteringHead, DeepClusterModel
 from ..module.utils import seeded, show_progress
 from . import _training
 from ._config import ClusteringConfig, epochs_within
+from ._storage import (
+    FILES,
+    FORMAT,
+    FORMAT_VERSION,
+    ModelFormatError,
+    current_umask,
+    json_safe,
+    read_arrays,
+    read_meta,
+    read_weights,
+)
 
 #: Model class of each tool name, for :func:`scdeepclust.models.load` (filled by subclassing).
 MODEL_CLASSES: dict[str, type[BaseModel]] = {}
-
-#: Name of the format written into ``model.json`` (a folder of another tool lacks it).
-FORMAT = "scdeepclust-model"
-#: Version of the folder layout; loading a folder of a newer version is refused.
-FORMAT_VERSION = 1
-_FILES = {"json": "model.json", "arrays": "state.npz", "weights": "weights.pt"}
-
-
-class ModelFormatError(ValueError):
-    """A saved model folder cannot be read: missing, corrupt, foreign or too new."""
-
-
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def json_safe(value: Any) -> Any:
-    """Numbers, strings, lists and dicts only (numpy scalars and arrays converted)."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 class BaseModel:
@@ -378,6 +348,7 @@ class BaseModel:
                 **_training.diagnostics(stages, target, init_labels),
             },
         )
+        result.extra["n_empty_clusters"] = _training.empty_clusters(result.q)
         collapse = _training.collapse_warning(run["key"], result.q, n_obs=data.n_obs, lr=c.lr)
         if collapse:
             validation.warn_user(collapse)
@@ -497,9 +468,9 @@ class BaseModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
-            (tmp / _FILES["json"]).write_text(json.dumps(json_safe(meta), indent=1))
-            np.savez(tmp / _FILES["arrays"], **arrays)
-            torch.save(weights, tmp / _FILES["weights"])
+            (tmp / FILES["json"]).write_text(json.dumps(json_safe(meta), indent=1))
+            np.savez(tmp / FILES["arrays"], **arrays)
+            torch.save(weights, tmp / FILES["weights"])
             os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private
             if path.exists():
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -531,7 +502,7 @@ class BaseModel:
         config = dict(meta["config"])
         if device is not None:
             config["device"] = str(device)
-        arrays = _read_arrays(Path(dir_path))
+        arrays = read_arrays(Path(dir_path))
         try:
             model = cls(**config)
             model.state_ = InputState.from_plain(meta["state"], arrays)
@@ -539,7 +510,7 @@ class BaseModel:
             model.summary_ = dict(meta["summary"])
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFormatError(f"{dir_path}: model.json is inconsistent ({err}).") from err
-        weights = _read_weights(Path(dir_path), model.config.torch_device())
+        weights = read_weights(Path(dir_path), model.config.torch_device())
         for run in model.runs_:
             module = model._saved_module(run)
             prefix = f"{run['key']}/"
@@ -553,70 +524,6 @@ class BaseModel:
             module.to(model.config.torch_device()).eval()
             model.modules_[run["key"]] = module
         return model
-
-
-def read_meta(dir_path: str | os.PathLike) -> dict[str, Any]:
-    """The checked contents of ``model.json`` of a saved model folder."""
-    path = Path(dir_path)
-    if not path.exists():
-        raise FileNotFoundError(f"No model folder at {path}.")
-    meta_file = path / _FILES["json"]
-    if not path.is_dir() or not meta_file.is_file():
-        raise ModelFormatError(
-            f"{path} is not a scdeepclust model folder (no {_FILES['json']}); save one with "
-            "`model.save(dir)` or `scdeepclust scdcc ... --save-model DIR`."
-        )
-    try:
-        meta = json.loads(meta_file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ModelFormatError(f"{meta_file} is corrupt (not valid JSON: {err}).") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFormatError(
-            f"{meta_file} was not written by scdeepclust (no format {FORMAT!r}); it looks like "
-            "another tool's folder."
-        )
-    version = meta.get("format_version")
-    if not isinstance(version, int):
-        raise ModelFormatError(f"{meta_file} is corrupt (format_version {version!r}).")
-    if version > FORMAT_VERSION:
-        raise ModelFormatError(
-            f"{path} was saved in model format version {version} by scdeepclust "
-            f"{meta.get('scdeepclust_version', '?')}; this scdeepclust reads up to version "
-            f"{FORMAT_VERSION}. Upgrade scdeepclust to load it."
-        )
-    missing = [k for k in ("tool", "config", "state", "runs", "summary") if k not in meta]
-    if missing:
-        raise ModelFormatError(f"{meta_file} is corrupt (missing {', '.join(missing)}).")
-    return meta
-
-
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path / _FILES["arrays"], allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except FileNotFoundError as err:
-        raise ModelFormatError(f"{path} lacks {_FILES['arrays']}.") from err
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ModelFormatError(f"{path / _FILES['arrays']} is corrupt ({err}).") from err
-
-
-def _read_weights(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
-    file = path / _FILES["weights"]
-    if not file.is_file():
-        raise ModelFormatError(f"{path} lacks {_FILES['weights']}.")
-    try:
-        weights = torch.load(file, map_location=device, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
-        raise ModelFormatError(
-            f"{file} is not a plain state_dict of tensors (corrupt, or a pickled object "
-            f"that weights_only loading refuses): {type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else ''}"
-        ) from err
-    if not isinstance(weights, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
-    ):
-        raise ModelFormatError(f"{file} is not a plain state_dict of tensors.")
-    return weights
 
 
 def summarise(result, stage_history: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -223,15 +223,26 @@ def check_weights_finite(model: torch.nn.Module, key: str) -> None:
         )
 
 
+def empty_clusters(q: np.ndarray) -> int:
+    """Number of clusters no cell has its largest soft assignment in."""
+    return q.shape[1] - len(np.unique(q.argmax(axis=1)))
+
+
 def collapse_warning(key: str, q: np.ndarray, *, n_obs: int, lr: float) -> str | None:
-    """A message if some clusters ended empty (no cell has its largest q there), else None."""
-    k = q.shape[1]
-    used = len(np.unique(q.argmax(axis=1)))
-    if used == k:
+    """A message if at least half of the clusters ended empty (a collapsed run), else None.
+
+    A few empty clusters are a normal outcome at large k (a small type absorbed by a
+    neighbour: 1 of 15 on CITE-seq with constraints); they are logged and counted in
+    ``uns[key]["n_empty_clusters"]`` without a warning.
+    """
+    k, empty = q.shape[1], empty_clusters(q)
+    if empty:
+        logger.info("%s: %d of the %d clusters ended empty", key, empty, k)
+    if k - empty > k // 2:
         return None
     return (
-        f"{key}: {k - used} of the {k} clusters ended empty (the {n_obs} cells fell into "
-        f"{used}). The clustering stage may have collapsed: try a smaller learning rate "
+        f"{key}: {empty} of the {k} clusters ended empty (the {n_obs} cells fell into "
+        f"{k - empty}). The clustering stage collapsed: try a smaller learning rate "
         f"(lr={lr:g}), fewer clusters, or more cells."
     )
 
