@@ -17,17 +17,11 @@ Namespaces
     Package settings (data directory, ...).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("scdeepclust")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.2.0"
-
-from . import datasets, models, pl, pp, tl  # noqa: E402
-from ._settings import settings  # noqa: E402
-from .models import ModelFormatError  # noqa: E402
-from .module.engine import TrainingDivergedError  # noqa: E402
+from . import datasets, models, pl, pp, tl
+from ._settings import settings
+from ._version import __version__
+from .models import ModelFormatError
+from .module.engine import TrainingDivergedError
 
 __all__ = [
     "datasets",

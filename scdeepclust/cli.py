@@ -2,8 +2,8 @@
 
 Subcommands ``scdcc`` and ``desc`` (one option per parameter of the tool, generated from the
 method's config so that nothing can be missing) and ``predict``. Bad input gives one line on
-stderr and exit status 2; outputs are written atomically and never overwritten without
-``--force``.
+stderr and exit status 2, failed training 1, an interruption 130; outputs are written
+atomically and never overwritten without ``--force``.
 """
 
 from __future__ import annotations
@@ -14,24 +14,41 @@ import inspect
 import os
 import re
 import sys
-import tempfile
 import types
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 #: Exit status for bad input (as argparse uses for bad options).
 EXIT_USAGE = 2
-#: Exit status when another process of a data-parallel (torchrun) run failed.
+#: Exit status when training failed: it diverged, or another process of a data-parallel
+#: (torchrun) run was lost.
 EXIT_FAILURE = 1
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
-#: Parameters of the tools that are not options of the CLI (``copy`` has no meaning there).
-_NOT_OPTIONS = {"adata", "copy", "progress_bar", "must_link", "cannot_link", "mask_var"}
+EXIT_STATUS_HELP = (
+    "exit status: 0 done; 2 bad input (nothing written); 1 training failed: it diverged, or "
+    "a process of a torchrun run was lost (nothing written); 130 interrupted."
+)
 
 
 class CLIError(Exception):
     """Bad input found by the command line itself (one line, exit status 2)."""
+
+
+#: Sphinx cross-reference roles (``:func:`torch.autocast```, ``:class:`~a.B```) in a docstring.
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain_help(text: str) -> str:
+    """Docstring text as a shell user reads it: no reST markup, no Python-only alternatives."""
+    text = _ROLE.sub(lambda m: m.group(1), " ".join(text.split())).replace("``", "")
+    text = re.sub(r",? or a torch\.device", "", text)  # a shell passes strings only
+    return text.replace("%", "%%")  # argparse formats help with %
 
 
 def _param_help(func: Callable) -> dict[str, str]:
@@ -40,10 +57,10 @@ def _param_help(func: Callable) -> dict[str, str]:
     section = doc.split("Parameters\n----------\n", 1)[-1].split("\nReturns\n", 1)[0]
     helps: dict[str, str] = {}
     for match in re.finditer(r"^(\w[\w, ]*)\n((?:    .*\n?|\n)+)", section, re.MULTILINE):
-        text = " ".join(match.group(2).split()).replace("``", "")
-        sentence = re.split(r"(?<=\.)\s(?=[A-Z])", text, maxsplit=1)[0]
+        text = plain_help(match.group(2))
+        sentence = re.split(r"(?<=\.)\s(?=[A-Z\"])", text, maxsplit=1)[0]
         for name in match.group(1).split(","):
-            helps[name.strip()] = sentence.replace("%", "%%")
+            helps[name.strip()] = sentence
     return helps
 
 
@@ -119,6 +136,76 @@ def _io_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _constraint_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "constraints",
+        "prior knowledge as pairs of cells (scDCC): from files, or built by scdeepclust.pp",
+    )
+    group.add_argument(
+        "--must-link",
+        metavar="CSV",
+        help="file of must-link pairs: two columns of obs names, one pair per line, "
+        "an optional header line (default: none)",
+    )
+    group.add_argument(
+        "--cannot-link",
+        metavar="CSV",
+        help="file of cannot-link pairs, in the same format (default: none)",
+    )
+    group.add_argument(
+        "--constraints-from-labels",
+        metavar="OBS_KEY",
+        help="draw pairs among the cells with a label in this adata.obs column (empty = "
+        "unknown): same label must-link, different labels cannot-link "
+        "(scdeepclust.pp.constraints_from_labels; default: none)",
+    )
+    group.add_argument(
+        "--constraints-from-rep",
+        metavar="OBSM_KEY",
+        help="draw pairs by distance in this adata.obsm representation, e.g. protein levels: "
+        "close pairs must-link, distant ones cannot-link "
+        "(scdeepclust.pp.constraints_from_rep; default: none)",
+    )
+
+
+def read_pairs(path: str, adata) -> np.ndarray:
+    """Pairs of obs names from a two-column CSV (header line optional), n_pairs x 2 strings."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise CLIError(f"cannot read {path} as a CSV file of cell pairs ({err}).") from err
+    if table.shape[1] != 2:
+        raise CLIError(
+            f"{path} has {table.shape[1]} columns; a pairs file has two columns of obs names."
+        )
+    pairs = table.to_numpy()
+    if len(pairs) and not np.isin(pairs[0], adata.obs_names).all():
+        pairs = pairs[1:]  # a header line: its two values are not both obs names
+    return pairs
+
+
+def _constraints(args: argparse.Namespace, adata) -> dict[str, Any]:
+    """The must_link / cannot_link arguments of fit from the constraint options."""
+    from . import pp
+
+    builders = [args.constraints_from_labels, args.constraints_from_rep]
+    files = [args.must_link, args.cannot_link]
+    if sum(x is not None for x in builders) + any(x is not None for x in files) > 1:
+        raise CLIError(
+            "give constraints one way: --must-link/--cannot-link files, "
+            "--constraints-from-labels or --constraints-from-rep."
+        )
+    if args.constraints_from_labels is not None:
+        ml, cl = pp.constraints_from_labels(adata, args.constraints_from_labels)
+    elif args.constraints_from_rep is not None:
+        ml, cl = pp.constraints_from_rep(adata, args.constraints_from_rep)
+    else:
+        ml, cl = (None if f is None else read_pairs(f, adata) for f in files)
+    return {"must_link": ml, "cannot_link": cl}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``scdeepclust`` with its three subcommands."""
     from . import __version__, tl
@@ -127,15 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scdeepclust",
         description="Deep embedded clustering of single-cell RNA-seq counts in .h5ad files.",
+        epilog=EXIT_STATUS_HELP,
     )
     parser.add_argument("--version", action="version", version=f"scdeepclust {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log what each stage did (-v: info, -vv: debug; default: warnings only)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, config_class, tool, summary in (
         ("scdcc", SCDCCConfig, tl.scdcc, "cluster with scDCC / scDeepCluster (ZINB autoencoder)"),
         ("desc", DESCConfig, tl.desc, "cluster with DESC (at one or several resolutions)"),
     ):
         first_line = (inspect.getdoc(tool) or "").split("\n")[0]
-        p = sub.add_parser(name, help=summary, description=first_line)
+        p = sub.add_parser(name, help=summary, description=first_line, epilog=EXIT_STATUS_HELP)
         _io_options(p)
         p.add_argument(
             "--mask-var",
@@ -151,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
             help="save the trained model into this folder, for `scdeepclust predict` "
             "(default: not saved)",
         )
+        if name == "scdcc":
+            _constraint_options(p)
         _add_config_options(p, config_class, tool)
         p.set_defaults(run=_run_tool, tool=name)
     p = sub.add_parser(
@@ -158,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="embed and cluster new cells with a saved model",
         description="Embed and cluster the cells of IN.h5ad with a model saved by "
         "`scdeepclust scdcc|desc --save-model DIR`; writes the same slots as the tool.",
+        epilog=EXIT_STATUS_HELP,
     )
     p.add_argument("model", metavar="MODEL_DIR", help="folder of a saved model")
     _io_options(p)
@@ -196,18 +294,10 @@ def _read(path: str):
 
 def write_atomic(adata, path: str | os.PathLike) -> None:
     """Write ``adata`` to ``path`` through a temporary file in the same folder, then rename."""
-    from .models._storage import current_umask
+    from ._atomic import atomic_write
 
-    dst = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp.h5ad", dir=dst.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path, suffix=".tmp.h5ad") as tmp:
         adata.write_h5ad(tmp)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; give it a normal mode
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _config_values(args: argparse.Namespace, config_class) -> dict[str, Any]:
@@ -228,7 +318,8 @@ def _run_tool(args: argparse.Namespace) -> None:
     _check_paths(args)
     model = model_class(**_config_values(args, model_class.config_class))
     adata = _read(args.input)
-    model.fit(adata, mask_var=args.mask_var, progress_bar=args.progress_bar)
+    inputs = _constraints(args, adata) if args.tool == "scdcc" else {}
+    model.fit(adata, mask_var=args.mask_var, progress_bar=args.progress_bar, **inputs)
     if process_rank() != 0:  # data-parallel run: rank 0 writes the results
         return
     write(adata, False, model.results_)
@@ -266,7 +357,8 @@ def process_rank() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
-    0, 2 for bad input, 1 when another process of a data-parallel run failed. Under
+    0; 2 for bad input; 1 when training failed (diverged, or another process of a
+    data-parallel run was lost); 130 when interrupted. Under
     ``torchrun`` every rank trains and rank 0 alone writes OUT and the model folder; an
     unexpected error is recorded for torchrun's failure summary.
     """
@@ -280,25 +372,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from . import settings
     from .models import ModelFormatError
     from .module.distributed import PeerFailureError, finish
     from .module.engine import TrainingDivergedError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:
+        settings.verbosity = min(1 + args.verbose, 3)  # 2: info, 3: debug
     try:
         args.run(args)
         finish()  # under torchrun: every rank leaves once rank 0 has written
-    except PeerFailureError as err:
+    except (PeerFailureError, TrainingDivergedError) as err:
         _fail(parser, str(err))
         return EXIT_FAILURE
-    except (CLIError, ModelFormatError, TrainingDivergedError) as err:
+    except (CLIError, ModelFormatError) as err:
         return _fail(parser, str(err))
     except (KeyError, ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
         return _fail(parser, str(err.args[0]) if err.args else repr(err))
     except KeyboardInterrupt:
         print("scdeepclust: interrupted; no output written.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -146,3 +146,19 @@ def adata_checks():
 # ---------------------------------------------------------------------------
 # End of AnnData snapshots section
 # ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_logger():
+    """Put the scdeepclust logger and the settings' handler back as they were."""
+    import logging
+
+    import scdeepclust as sdc
+
+    logger = logging.getLogger("scdeepclust")
+    saved = (logger.level, list(logger.handlers), logger.propagate, sdc.settings._handler)
+    yield logger
+    logger.setLevel(saved[0])
+    logger.handlers[:] = saved[1]
+    logger.propagate = saved[2]
+    sdc.settings._handler = saved[3]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import logging
 import subprocess
 import sys
 
@@ -9,6 +11,7 @@ import anndata as ad
 import numpy as np
 import pytest
 
+import scdeepclust as sdc
 from scdeepclust import cli
 from scdeepclust.models import DESCConfig, SCDCCConfig
 
@@ -135,3 +138,90 @@ def test_outputs_have_normal_permissions(tmp_path, h5ad, torch_single_thread):
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
     assert stat.S_IMODE(model.stat().st_mode) == 0o777 & ~mask
+
+
+#: What a docstring leaves behind when scraped into --help.
+RESIDUE = (
+    ":func:",
+    ":class:",
+    ":meth:",
+    ":attr:",
+    "``",
+    "see above",
+    "see Returns",
+    "torch.device",
+)
+
+
+@pytest.mark.parametrize("command", ["scdcc", "desc", "predict"])
+def test_help_is_plain_text_with_one_sentence_per_option(command, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for residue in RESIDUE:
+        assert residue not in text, residue
+    assert "exit status: 0 done; 2 bad input" in text and "130 interrupted" in text
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = [a.help for a in sub.choices[command]._actions if a.help and a.dest != "help"]
+    sentences = [h.split(" (default:")[0] for h in helps]
+    assert len(set(sentences)) == len(sentences), "two options share their help"
+
+
+def test_verbose_sets_the_log_level(tmp_path, h5ad, restore_logger, torch_single_thread):
+    out = tmp_path / "v.h5ad"
+    argv = ["scdcc", str(h5ad), str(out), "--n-clusters", "3", *FAST, "--force"]
+    assert cli.main(["-v", *argv]) == 0
+    assert sdc.settings.verbosity == 2 and restore_logger.level == logging.INFO
+    assert cli.main(["-vv", *argv]) == 0
+    assert sdc.settings.verbosity == 3
+
+
+def test_diverged_training_exits_1(tmp_path, h5ad, capsys, torch_single_thread):
+    out = tmp_path / "d.h5ad"
+    argv = ["scdcc", str(h5ad), str(out), "--n-clusters", "3", *FAST, "--pretrain-lr", "1e30"]
+    assert cli.main(argv) == cli.EXIT_FAILURE == 1
+    assert "diverged" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_constraints_from_csv_files_of_obs_names(tmp_path, h5ad, torch_single_thread):
+    names = ad.read_h5ad(h5ad).obs_names
+    (tmp_path / "ml.csv").write_text(
+        f"cell_a,cell_b\n{names[0]},{names[3]}\n{names[1]},{names[4]}\n"
+    )
+    (tmp_path / "cl.csv").write_text(f"{names[0]},{names[1]}\n")
+    out = tmp_path / "c.h5ad"
+    argv = ["scdcc", str(h5ad), str(out), "--n-clusters", "3", *FAST]
+    extra = ["--must-link", str(tmp_path / "ml.csv"), "--cannot-link", str(tmp_path / "cl.csv")]
+    assert cli.main(argv + extra) == 0
+    params = ad.read_h5ad(out).uns["scdcc"]["params"]
+    assert (params["n_must_link"], params["n_cannot_link"]) == (2, 1)
+
+
+def test_constraints_from_labels_option(tmp_path, h5ad, torch_single_thread):
+    out = tmp_path / "l.h5ad"
+    argv = ["scdcc", str(h5ad), str(out), "--n-clusters", "3", *FAST]
+    assert cli.main(argv + ["--constraints-from-labels", "group"]) == 0
+    params = ad.read_h5ad(out).uns["scdcc"]["params"]
+    assert params["n_must_link"] + params["n_cannot_link"] == 1000  # pp's default n_pairs
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--must-link", "PAIRS", "--constraints-from-rep", "X_pca"], "give constraints one way"),
+        (["--must-link", "MISSING"], "cannot read"),
+        (["--cannot-link", "BADNAME"], "names 1 cells that are not in adata.obs_names"),
+    ],
+)
+def test_bad_constraint_options_exit_2(tmp_path, h5ad, capsys, extra, needle):
+    names = ad.read_h5ad(h5ad).obs_names
+    (tmp_path / "pairs.csv").write_text(f"{names[0]},{names[3]}\n")
+    (tmp_path / "bad.csv").write_text(f"{names[0]},{names[1]}\n{names[2]},nobody\n")
+    files = {"PAIRS": "pairs.csv", "MISSING": "missing.csv", "BADNAME": "bad.csv"}
+    extra = [str(tmp_path / files[x]) if x in files else x for x in extra]
+    out = tmp_path / "x.h5ad"
+    assert cli.main(["scdcc", str(h5ad), str(out), "--n-clusters", "3", *FAST, *extra]) == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists()

@@ -13,18 +13,6 @@ import scdeepclust as sdc
 from scdeepclust.module import utils
 
 
-@pytest.fixture
-def restore_logger():
-    """Put the scdeepclust logger and the settings' handler back as they were."""
-    logger = logging.getLogger("scdeepclust")
-    saved = (logger.level, list(logger.handlers), logger.propagate, sdc.settings._handler)
-    yield logger
-    logger.setLevel(saved[0])
-    logger.handlers[:] = saved[1]
-    logger.propagate = saved[2]
-    sdc.settings._handler = saved[3]
-
-
 @pytest.mark.parametrize(
     ("value", "level", "verbosity"),
     [

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from .._version import __version__
+
 
 def labels_to_categorical(labels: np.ndarray, n_clusters: int, index: pd.Index) -> pd.Series:
     """Hard labels as a categorical with string categories '0'..'K-1' (all, even empty ones)."""
@@ -52,8 +54,6 @@ def write_results(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``obsm['X_<key>']``, ``obs[key]``, ``obsm['<key>_q']`` and ``uns[key]``."""
-    from .. import __version__
-
     write_assignments(adata, key, embedding, q)
     adata.uns[key] = to_uns(
         {

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .._atomic import atomic_write
 from .._settings import DATASETDIR_ENV, settings
 from ._registry import DatasetInfo, get_info
 
@@ -115,45 +114,40 @@ def _manual_error(info: DatasetInfo, target: Path) -> DatasetDownloadError:
 
 def _download(info: DatasetInfo, target: Path) -> None:
     """Download ``info.url`` to ``target`` via a temporary file and an atomic rename."""
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise _download_error(info, target, f"cannot write to {str(folder)!r} ({exc})") from exc
-
-    tmp = Path(tmp_name)
     logger.info("Downloading dataset %r from %s to %s", info.name, info.url, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(target, suffix=".part") as tmp:
+            _fetch_checked(info, target, tmp)
+    except DatasetDownloadError:
+        raise
+    except OSError as exc:  # the folder cannot be written, or the rename failed
+        raise _download_error(info, target, exc) from exc
+    _VERIFIED.add(_cache_key(target, info.sha256))
+
+
+def _fetch_checked(info: DatasetInfo, target: Path, tmp: Path) -> None:
+    """Write the bytes of ``info.url`` into ``tmp``; raise unless their SHA-256 matches."""
     digest = hashlib.sha256()
     try:
-        try:
-            with os.fdopen(fd, "wb") as out:
-                request = urllib.request.Request(
-                    info.url, headers={"User-Agent": "scdeepclust-datasets"}
-                )
-                with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
-                    while chunk := response.read(_CHUNK_SIZE):
-                        digest.update(chunk)
-                        out.write(chunk)
-        except (OSError, http.client.HTTPException) as exc:
-            raise _download_error(info, target, exc) from exc
-
-        found = digest.hexdigest()
-        if found != info.sha256:
-            raise DatasetChecksumError(
-                f"The file downloaded from {info.url} for dataset {info.name!r} has SHA-256 "
-                f"{found}, expected {info.sha256}; it was not saved to {str(target)!r}. Retry "
-                f"later, or place a good copy of {info.filename!r} there manually, or set the "
-                f"environment variable {DATASETDIR_ENV} to a folder that holds one."
+        with open(tmp, "wb") as out:
+            request = urllib.request.Request(
+                info.url, headers={"User-Agent": "scdeepclust-datasets"}
             )
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise _download_error(info, target, exc) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _VERIFIED.add(_cache_key(target, info.sha256))
+            with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+                while chunk := response.read(_CHUNK_SIZE):
+                    digest.update(chunk)
+                    out.write(chunk)
+    except (OSError, http.client.HTTPException) as exc:
+        raise _download_error(info, target, exc) from exc
+    found = digest.hexdigest()
+    if found != info.sha256:
+        raise DatasetChecksumError(
+            f"The file downloaded from {info.url} for dataset {info.name!r} has SHA-256 "
+            f"{found}, expected {info.sha256}; it was not saved to {str(target)!r}. Retry "
+            f"later, or place a good copy of {info.filename!r} there manually, or set the "
+            f"environment variable {DATASETDIR_ENV} to a folder that holds one."
+        )
 
 
 def fetch(name: str) -> Path:

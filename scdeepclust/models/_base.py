@@ -8,8 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +18,8 @@ import pandas as pd
 import torch
 from anndata import AnnData
 
+from .._atomic import atomic_write
+from .._version import __version__
 from ..data import results as _results
 from ..data import validation
 from ..data.state import InputState, describe_mask
@@ -35,7 +35,6 @@ from ._storage import (
     FORMAT,
     FORMAT_VERSION,
     ModelFormatError,
-    current_umask,
     json_safe,
     read_arrays,
     read_meta,
@@ -167,8 +166,6 @@ class BaseModel:
         -------
         None, or the new AnnData with ``copy=True``.
         """
-        from .. import __version__
-
         outputs = self._outputs(adata)
         target = _results.output_target(adata, copy)
         for key, (z, q) in outputs.items():
@@ -439,8 +436,6 @@ class BaseModel:
         FileExistsError
             If ``dir_path`` exists and ``overwrite`` is False.
         """
-        from .. import __version__
-
         self._check_fitted()
         path = Path(dir_path)
         if distributed.process_rank() != 0:
@@ -466,18 +461,10 @@ class BaseModel:
             for name, t in module.state_dict().items()
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
+        with atomic_write(path, folder=True, suffix="") as tmp:
             (tmp / FILES["json"]).write_text(json.dumps(json_safe(meta), indent=1))
             np.savez(tmp / FILES["arrays"], **arrays)
             torch.save(weights, tmp / FILES["weights"])
-            os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private
-            if path.exists():
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod

@@ -46,9 +46,8 @@ doc_max_steps = """\
 max_steps
         Cap of the clustering stage in optimizer steps (cell minibatches): the stage runs at
         most ``min(max_epochs, max_steps // minibatches per epoch)`` epochs (at least one).
-        Default 12,000 (3.07M cells seen at ``batch_size=256``): above ``max_epochs`` epochs
-        on every shared dataset (<= 8,617 cells), about 31 epochs of 100,000 cells, so the
-        cost stops growing with n_obs. None: ``max_epochs`` alone."""
+        Default 12,000 (3.07M cells seen at ``batch_size=256``, about 31 epochs of 100,000
+        cells), so the cost stops growing with n_obs. None: ``max_epochs`` alone."""
 
 doc_init_max_cells = """\
 init_max_cells

@@ -36,13 +36,6 @@ class ModelFormatError(ValueError):
     """A saved model folder cannot be read: missing, corrupt, foreign or too new."""
 
 
-def current_umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def json_safe(value: Any) -> Any:
     """Numbers, strings, lists and dicts only (numpy scalars and arrays converted)."""
     if isinstance(value, Mapping):

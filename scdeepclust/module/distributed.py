@@ -91,11 +91,6 @@ class Dist:
         _collective(dist.broadcast_object_list, box, src=0)
         return box[0]
 
-    def barrier(self) -> None:
-        """Wait until every rank gets here."""
-        if self.enabled:
-            _collective(dist.barrier)
-
     def wrap(self, module: nn.Module, find_unused_parameters: bool = False) -> nn.Module:
         """``module`` inside DistributedDataParallel (gradients averaged over ranks), or as is.
 

@@ -89,10 +89,12 @@ def desc(
         Clip of the z-scores (DESC's tutorials use 6); None: no clipping.
     target_sum
         Counts per cell after normalisation (DESC: 1e4); None: the median library size.
-    hidden_dims, latent_dim
-        Encoder hidden widths and latent dimension. None: chosen from n_obs as DESC does
-        (n_obs > 20,000: (128,), 32; > 10,000: (64,), 32; > 5,000: (32,), 16;
-        > 2,000: (), 128; > 500: (), 64; else (), 16).
+    hidden_dims
+        Encoder hidden layer widths; the decoder mirrors them. None: chosen from n_obs as
+        DESC does (n_obs > 20,000: (128,); > 10,000: (64,); > 5,000: (32,); else none).
+    latent_dim
+        Latent dimension (width of the embedding). None: chosen from n_obs as DESC does
+        (n_obs > 10,000: 32; > 5,000: 16; > 2,000: 128; > 500: 64; else 16).
     {doc_n_neighbors}
     {doc_alpha}
     dropout
@@ -105,24 +107,26 @@ def desc(
         then six end-to-end phases of ``ceil(pretrain_epochs / 6)`` epochs at 1, 0.1, ...,
         1e-5 (the annealing of the reference; with 300 the schedule is the reference's).
         Default 30: on 10X PBMC, 300 gave ARI 0.63-0.72 in 80 s (seeds 0-2).
-    pretrain_patience, pretrain_min_delta
-        Each phase stops when its MSE has not improved by ``pretrain_min_delta`` (absolute) for
-        ``pretrain_patience`` epochs; None disables the early stop.
+    pretrain_patience
+        Each pretraining phase stops when its MSE has not improved by ``pretrain_min_delta``
+        for this many epochs. None: no early stop.
+    pretrain_min_delta
+        Smallest improvement of a pretraining phase's MSE (absolute) that resets the
+        ``pretrain_patience`` count.
     batch_size
         Cells per minibatch.
-    lr, momentum
-        SGD of the clustering stage.
+    lr
+        Learning rate of the clustering stage (SGD).
+    momentum
+        Momentum of the clustering stage's SGD.
     pretrain_phase_steps
         Cap of each pretraining phase in optimizer steps: a phase runs at most
         ``pretrain_phase_steps // minibatches per epoch`` epochs (at least one). Default 500:
-        no cap up to 25,600 cells (the shared datasets need at most 170 steps per phase),
-        one epoch per phase above 64,000 cells. None: no cap.
+        no cap up to 25,600 cells, one epoch per phase above 64,000 cells. None: no cap.
     max_epochs
         Maximum clustering epochs (default 300, i.e. 60 refreshes of p; desc 2.1.1 allows
-        1,000 refreshes). Where the ``tol`` rule is met, it was met within 220 epochs on the
-        shared datasets (worm with Leiden; 40-85 on PBMC and bladder); where it is not
-        (CBMC, whose labels keep changing as centres merge), more epochs only cost time.
-        ``uns[key]['stopped_by']['cluster']`` says ``'cap'`` then.
+        1,000 refreshes). ``uns[key]['stopped_by']['cluster']`` is ``'cap'`` when the cap
+        ends the stage.
     {doc_max_steps}
     {doc_update_tol}
     {doc_init_max_cells}

@@ -86,18 +86,18 @@ def scdcc(
     {doc_mask_var}
     batch_key
         ``adata.obs`` column of batches (categorical or strings); the network gets the
-        one-hot batch as an input (see above). None: no batches.
+        one-hot batch as an input of the encoder and the decoder. None: no batches.
     must_link, cannot_link
         Pairwise constraints, (n_pairs, 2) arrays of 0-based cell indices or of obs names,
         e.g. from :func:`scdeepclust.pp.constraints_from_labels` or
         :func:`scdeepclust.pp.constraints_from_rep`.
-    ml_weight, cl_weight
-        Weights of the must-link loss -log sum_k q_ik q_jk and of the cannot-link loss
-        -log(1 - sum_k q_ik q_jk).
+    ml_weight
+        Weight of the must-link loss -log sum_k q_ik q_jk of each must-link pair (i, j).
+    cl_weight
+        Weight of the cannot-link loss -log(1 - sum_k q_ik q_jk) of each cannot-link pair.
     resolution
         Leiden resolution for the initialisation when ``n_clusters`` is None. Default 0.4
-        (the scDeepCluster code: 0.8, which gave about twice the annotated number of cell
-        types on the shared datasets; the ZINB embedding is finer-grained than DESC's).
+        (the scDeepCluster code: 0.8).
     {doc_n_neighbors}
     hidden_dims
         Encoder hidden layer widths; the decoder mirrors them. Default (256, 64).
@@ -115,29 +115,30 @@ def scdcc(
         ``pretrain_steps`` optimizer steps, at least one (the reference runs 300 epochs).
     pretrain_steps
         Pretraining budget in optimizer steps (minibatches) when ``pretrain_epochs`` is None.
-        Default 700: about 40 epochs of 4,000 cells, where the k-means ARI of the pretrained
-        embedding stopped improving on the shared datasets; the cost then grows with the
-        budget, not with n_obs.
+        Default 700, about 40 epochs of 4,000 cells; the cost grows with the budget, not
+        with n_obs.
     pretrain_lr
         Pretraining learning rate.
-    pretrain_patience, pretrain_min_delta
+    pretrain_patience
         Optional early stop: pretraining ends when the epoch ZINB loss has not improved by
-        ``pretrain_min_delta`` (relative to the best loss) for ``pretrain_patience`` epochs
-        (Keras' EarlyStopping semantics). None (default): run the whole budget.
+        ``pretrain_min_delta`` for this many epochs (Keras' EarlyStopping semantics). None
+        (default): run the whole budget.
+    pretrain_min_delta
+        Smallest improvement of the pretraining loss, relative to the best loss so far,
+        that resets the ``pretrain_patience`` count.
     max_epochs
         Maximum clustering epochs (Adadelta, ``lr``, rho 0.95). Default 300 (the reference:
-        2000). With ``tol=0.001`` a run of 4,000 cells converges only in an epoch where at
-        most 4 cells change label; on the shared datasets the changes were down to a handful
-        of cells per epoch after 10-20 epochs, so when the rule fires after that is down to
-        chance (on worm, 12 epochs in one run, hundreds in another). The cap bounds that
-        tail; ``uns[key]['stopped_by']['cluster']`` is ``'cap'`` when it ends the stage.
+        2000). ``uns[key]['stopped_by']['cluster']`` is ``'cap'`` when the cap ends the
+        stage.
     {doc_max_steps}
     lr
         Learning rate of the clustering stage.
     {doc_update_tol}
     {doc_init_max_cells}
     key_added
-        Name of every output slot (see Returns).
+        Name of every output slot (labels, embedding, soft assignments, run record). They
+        are ``obs[key_added]``, ``obsm["X_" + key_added]``, ``obsm[key_added + "_q"]`` and
+        ``uns[key_added]``.
     {doc_runtime}
     {doc_progress_bar}
     {doc_copy}
