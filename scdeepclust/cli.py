@@ -343,8 +343,8 @@ def _run_predict(args: argparse.Namespace) -> None:
 
 
 def _report(model, output: str) -> None:
-    keys = ", ".join(f"obs[{k!r}]" for k in model.keys)
-    print(f"scdeepclust: wrote {output} ({keys}, obsm['X_<key>'], obsm['<key>_q'])")
+    slots = ", ".join(f"obs[{k!r}], obsm['X_{k}'], obsm['{k}_q']" for k in model.keys)
+    print(f"scdeepclust: wrote {output} ({slots})")
 
 
 def process_rank() -> int:

@@ -47,7 +47,8 @@ def test_scdcc_then_predict_round_trip(tmp_path, h5ad, capsys, torch_single_thre
     again = ad.read_h5ad(pred)
     np.testing.assert_array_equal(again.obs["scdcc"], result.obs["scdcc"])
     np.testing.assert_array_equal(again.obsm["X_scdcc"], result.obsm["X_scdcc"])
-    assert "wrote" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"wrote {pred} (obs['scdcc'], obsm['X_scdcc'], obsm['scdcc_q'])" in printed
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left behind
 
 
