@@ -5,6 +5,7 @@ The folder format of :meth:`BaseModel.save` is described in :mod:`._storage`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -274,19 +275,15 @@ class BaseModel:
                 self.summary_[run["key"]] = summarise(result, stage_history)
         return self
 
+    @contextlib.contextmanager
     def _run_random_streams(self, seed: int, device: torch.device, rng: np.random.Generator):
         """Context of one clustering run, yielding its numpy Generator (see class attribute)."""
-        import contextlib
-
         if self.clustering_seed_offset is None:
-            return contextlib.nullcontext(rng)
-
-        @contextlib.contextmanager
-        def reseeded():
-            with seeded(seed + self.clustering_seed_offset, device):
-                yield np.random.default_rng(seed + self.clustering_seed_offset)
-
-        return reseeded()
+            yield rng
+            return
+        run_seed = seed + self.clustering_seed_offset
+        with seeded(run_seed, device):
+            yield np.random.default_rng(run_seed)
 
     def _cluster(
         self,
