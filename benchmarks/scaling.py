@@ -7,8 +7,9 @@ counts redrawn as Poisson(source counts x f), f a per-cell library factor ~ logn
 source's; only the number of cells changes. Files are cached as
 ``<cache>/pbmc_resampled_<n>_s<seed>.h5ad`` and regenerated when missing.
 
-Every case (tool x k mode x size) runs in a fresh process (``scaling.py --one <json spec>``)
-so its peak memory is its own: load the file, then ``tl.scdcc`` / ``tl.desc`` with
+Every case (tool x k mode x size) runs in a fresh process
+(``python -m benchmarks.scaling --one <json spec>``) so its peak memory is its own: load the
+file, then ``tl.scdcc`` / ``tl.desc`` with
 ``n_clusters=8`` (``given``) or ``n_clusters=None`` (``estimated``: Leiden at the tool's
 default resolution decides k), ``random_state=--seed``, ``progress_bar=False`` and the
 ``--params``. One TSV row per case on stdout (appended to ``--out``):
@@ -42,20 +43,22 @@ Note what scales: scDCC's pretraining is ~700 minibatch steps whatever n_obs
 picks its layer widths from n_obs (a wider encoder above 10,000 and 20,000 cells). The
 ``steps_*`` columns tell whether a stage ran into such a cap.
 
-Run it with nothing else on the machine (timings). Reproduce::
+Run it with nothing else on the machine (timings). Reproduce (``make benchmark-scaling``
+runs the first)::
 
-    python benchmarks/scaling.py --sizes 10000,30000,100000,300000 --out results/scaling.tsv \
-        --plot results/scaling.png
-    python benchmarks/scaling.py --sizes 1000 --out results/scaling_baseline.tsv
-    python benchmarks/scaling.py --sizes 1000000 --k given --out results/scaling_1m.tsv
-    python benchmarks/scaling.py --plot-only --out results/scaling.tsv --plot results/scaling.png
+    OUT=results/benchmarks/scaling
+    python -m benchmarks.scaling --sizes 10000,30000,100000,300000 --out $OUT/scaling.tsv \
+        --plot $OUT/scaling.png
+    python -m benchmarks.scaling --sizes 1000 --out $OUT/scaling_baseline.tsv
+    python -m benchmarks.scaling --sizes 1000000 --k given --out $OUT/scaling_1m.tsv
+    python -m benchmarks.scaling --plot-only --out $OUT/scaling.tsv --plot $OUT/scaling.png
 
 (the second gives the memory baseline of a tiny run of each case; the third the 1,000,000-
 cell runs, about 16 minutes on 2 cores plus a minute to generate the 1.27 GB file;
 ``--plot-only`` redraws the plot and prints the log-log slopes from the TSV). Smoke test
 with tiny schedules::
 
-    SCDEEPCLUST_DATASETDIR=/data python benchmarks/scaling.py --sizes 2000 --tools scdcc \
+    SCDEEPCLUST_DATASETDIR=/data python -m benchmarks.scaling --sizes 2000 --tools scdcc \
         --k given --threads 1 --params '{"pretrain_epochs": 2, "max_epochs": 2}' \
         --out /tmp/scal.tsv --plot /tmp/scal.png --cache /tmp/scalcache
 """
@@ -72,10 +75,10 @@ import traceback
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import benchmark as _benchmark  # noqa: E402  (benchmarks/benchmark.py)
+from .datasets import DATASETS, load_dataset
+from .runner import current_rss_mib, one_line, peak_rss_mib, run_child, write_result
 
-K = 8  # cell types of 10X PBMC
+K = DATASETS["pbmc"].k  # cell types of 10X PBMC
 LIBRARY_SDLOG = 0.25
 CHUNK = 20_000  # cells drawn at a time by the generator (bounds its temporary memory)
 STAGES = ("prepare", "pretrain", "init", "cluster")
@@ -201,10 +204,7 @@ def ensure_dataset(cache: str, n_obs: int, seed: int, source_cache: dict) -> str
     if os.path.exists(path):
         return path
     if "pbmc" not in source_cache:
-        os.environ.setdefault("SCDEEPCLUST_DATASETDIR", os.path.abspath("../shared/data"))
-        import scdeepclust as sdc
-
-        source_cache["pbmc"] = sdc.datasets.pbmc_10x()
+        source_cache["pbmc"] = load_dataset("pbmc")
     start = time.perf_counter()
     adata = resample(source_cache["pbmc"], n_obs, seed)
     write_counts(adata, path)
@@ -236,15 +236,6 @@ def file_sizes(path: str) -> tuple[int | None, float | None]:
 
 
 # --------------------------------------------------------------------------------------------
-# Memory
-
-
-# the same /proc readers as the main benchmark (VmHWM / VmRSS, ru_maxrss without /proc)
-peak_rss_mib = _benchmark.peak_rss_mib
-rss_mib = _benchmark.current_rss_mib
-
-
-# --------------------------------------------------------------------------------------------
 # One case (child process)
 
 
@@ -272,7 +263,7 @@ def run_case(spec: dict) -> dict:
             n_obs=adata.n_obs,
             nnz=int(counts.nnz),
             csr_mib=csr_mib(counts),
-            rss_after_load_mib=rss_mib(),
+            rss_after_load_mib=current_rss_mib(),
         )
         torch.set_num_threads(spec["threads"])  # after anything that may touch numba
         tool = spec["tool"]
@@ -303,22 +294,17 @@ def run_case(spec: dict) -> dict:
         )
     except Exception as err:  # noqa: BLE001 - reported in the row, the benchmark goes on
         traceback.print_exc()
-        row["error"] = one_line(f"{type(err).__name__}: {err}")
+        row["error"] = one_line(f"{type(err).__name__}: {err}", width=300)
     row["peak_rss_mib"] = peak_rss_mib()
     return row
 
 
 def run_in_subprocess(spec: dict, timeout: float | None) -> dict:
-    """Run ``run_case`` in ``python scaling.py --one <spec>``; a row with the error on failure."""
+    """Run ``run_case`` in a fresh process; a row with the error on failure."""
     base = {k: spec[k] for k in ("tool", "k_mode", "seed", "threads", "device", "n_obs")}
     base["nnz"], base["csr_mib"] = file_sizes(spec["path"])
-    row, error = _benchmark.run_child(os.path.abspath(__file__), spec, timeout)
+    row, error = run_child("benchmarks.scaling", spec, timeout)
     return row if error is None else {**base, "error": error}
-
-
-def one_line(text: str, width: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,7 +397,9 @@ def _list(text: str) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.scaling", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--tools", default="scdcc,desc")
     p.add_argument("--k", default="given,estimated", help="given (n_clusters=8), estimated")
     p.add_argument("--sizes", default="10000,30000,100000,300000")
@@ -421,7 +409,9 @@ def main() -> None:
         "--device", default="cpu", help="torch device of the tools: cpu, cuda, cuda:1, auto"
     )
     p.add_argument("--timeout", type=float, default=3600, help="seconds per case")
-    p.add_argument("--cache", default="results/scaling", help="folder of the generated h5ad")
+    p.add_argument(
+        "--cache", default="results/benchmarks/scaling/cache", help="folder of the generated h5ad"
+    )
     p.add_argument("--params", default="{}", help="JSON keyword arguments for the tool")
     p.add_argument("--out", default=None, help="TSV to append the rows to")
     p.add_argument("--plot", default=None, help="PNG of seconds vs n_obs (log-log)")
@@ -431,9 +421,7 @@ def main() -> None:
     a = p.parse_args()
 
     if a.one is not None:
-        row = run_case(json.loads(a.one))
-        with open(a.result, "w") as fh:
-            json.dump(row, fh, default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
+        write_result(run_case(json.loads(a.one)), a.result)
         return
     if a.plot_only:
         if not (a.out and a.plot):

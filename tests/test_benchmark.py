@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from _benchmark_script import load_benchmark
 
-benchmark = load_benchmark()
+from benchmarks import quality, report
 
 
 def test_run_case_pbmc_quick_given():
@@ -27,10 +26,10 @@ def test_run_case_pbmc_quick_given():
         "params": {"device": "'cpu'"},
         "threads": 1,  # fast on a busy machine too
     }
-    records = benchmark.run_case(spec)
+    records = quality.run_case(spec)
     assert len(records) == 1
     rec = records[0]
-    assert set(rec) == set(benchmark.FIELDS)
+    assert set(rec) == set(report.FIELDS)
     assert rec["error"] == ""
     assert (rec["dataset"], rec["method"], rec["k_mode"]) == ("pbmc", "scdcc", "given")
     assert rec["n_obs"] == 600 and 0 < rec["n_genes"] <= 2000 and rec["k_true"] == 8
@@ -43,5 +42,5 @@ def test_run_case_pbmc_quick_given():
     assert isinstance(rec["converged"], bool)
     assert not math.isnan(rec["ari"])
     # the row renders in both table formats
-    assert "pbmc" in benchmark.format_table(records)
-    assert benchmark.format_markdown(records).count("\n") == 2
+    assert "pbmc" in report.format_table(records)
+    assert report.format_markdown(records).count("\n") == 2

@@ -6,12 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _benchmark_script import load_benchmark
 
 import scdeepclust as sdc
+from benchmarks import quality, report
 from scdeepclust.module.engine import STOP_REASONS, EarlyStopping, Pass, run_stage
-
-benchmark = load_benchmark()
 
 FAST = {
     "hidden_dims": (16,),
@@ -105,23 +103,23 @@ def test_aggregate_over_seeds():
         }
         for seed, ari, n, stop in [(0, 0.5, 3, "converged"), (1, 0.7, 4, "cap")]
     ]
-    (row,) = benchmark.aggregate(recs)
+    (row,) = report.aggregate(recs)
     assert row["constraints"] == "protein" and row["seed"] == "0,1"
     assert row["ari"].mean == pytest.approx(0.6) and row["ari"].n == 2
     assert row["ari"].sd == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert row["stopped_cluster"] == "converged/cap"
-    assert benchmark._cell(row["ari"], ".3f") == "0.600 ± 0.141"
-    assert benchmark._cell(row["n_clusters"], "d") == "8"
-    one = benchmark.Spread(0.6234, 0.0, 1)  # a single seed keeps the column's format
-    assert benchmark._cell(one, ".3f") == "0.623"
-    assert benchmark._cell(benchmark.Spread(10.5, 0.7, 2), "d") == "10.5 ± 0.7"
-    assert "0.600 ± 0.141" in benchmark.format_markdown([row])
+    assert report.format_cell(row["ari"], ".3f") == "0.600 ± 0.141"
+    assert report.format_cell(row["n_clusters"], "d") == "8"
+    one = report.Spread(0.6234, 0.0, 1)  # a single seed keeps the column's format
+    assert report.format_cell(one, ".3f") == "0.623"
+    assert report.format_cell(report.Spread(10.5, 0.7, 2), "d") == "10.5 ± 0.7"
+    assert "0.600 ± 0.141" in report.format_markdown([row])
 
 
 def test_seeds_option_builds_one_spec_per_seed():
-    specs = benchmark.build_specs(["pbmc"], ["scdcc"], ["given"], ["none"], seeds=[0, 1, 2])
+    specs = quality.build_specs(["pbmc"], ["scdcc"], ["given"], ["none"], seeds=[0, 1, 2])
     assert [s["seed"] for s in specs if s["method"] == "scdcc"] == [0, 1, 2]
-    args = benchmark.parse_args(["--seeds", "0,1,2"])
+    args = quality.parse_args(["--seeds", "0,1,2"])
     assert args.seeds == [0, 1, 2]
     with pytest.raises(SystemExit):
-        benchmark.parse_args(["--seeds", "a,b"])
+        quality.parse_args(["--seeds", "a,b"])

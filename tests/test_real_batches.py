@@ -2,9 +2,9 @@
 
 CellBench: 1,021 singlets of 5 lung-adenocarcinoma cell lines in 5 batches on CEL-seq2 and
 Drop-seq (2,000 seurat HVGs); Kang 2018: 1,556 PBMCs of 5 types in 4 samples (2 donors x
-control / IFN-beta). Data, genes, runs and the LISI come from ``benchmarks/batch_mixing.py``;
+control / IFN-beta). Data, genes, runs and the LISI come from ``benchmarks/batches.py``;
 the bars sit 0.05 below the mean ARI over seeds 0-2 of the README's "Batch-aware scDCC" table
-(``python benchmarks/batch_mixing.py --seeds 0,1,2 --markdown``), and each test runs seed 0.
+(``python -m benchmarks.batches --seeds 0,1,2 --markdown``), and each test runs seed 0.
 scdcc with and without ``batch_key`` on CellBench is the run of tutorial 04 and is checked in
 ``tests/test_tutorials.py``.
 """
@@ -13,15 +13,15 @@ import functools
 
 import numpy as np
 import pytest
-from _benchmark_script import load_script
 from sklearn.metrics import adjusted_rand_score
+
+from benchmarks import batches, datasets, metrics
 
 pytestmark = pytest.mark.slow
 
-batch_mixing = load_script("batch_mixing")
 
 #: each dataset is read (and its genes selected) once; the runs work on copies
-_load = functools.cache(batch_mixing.load)
+_load = functools.cache(datasets.load_with_genes)
 
 
 def _scores(name: str, variant: str, seed: int = 0) -> dict:
@@ -29,9 +29,9 @@ def _scores(name: str, variant: str, seed: int = 0) -> dict:
     adata, mask = _load(name)
     truth = adata.obs["cell_type"].to_numpy()
     before = adata.copy()
-    labels, emb = batch_mixing.run(adata, mask, variant, len(np.unique(truth)), seed)
+    labels, emb = batches.run(adata, mask, variant, len(np.unique(truth)), seed)
     assert adata.obs.equals(before.obs) and list(adata.obsm) == list(before.obsm)
-    mixing = batch_mixing.mixing(np.asarray(emb), adata.obs["batch"].to_numpy(), truth)
+    mixing = metrics.mixing(np.asarray(emb), adata.obs["batch"].to_numpy(), truth)
     scores = {"ari": adjusted_rand_score(truth, labels), "ilisi": mixing["ilisi"]}
     print(f"{name} {variant} seed {seed}: ARI {scores['ari']:.3f}, iLISI {scores['ilisi']:.3f}")
     return scores

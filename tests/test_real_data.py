@@ -11,12 +11,10 @@ CITE (tutorial 05) in ``tests/test_tutorials.py``; both tools on CITE in
 """
 
 import pytest
-from _benchmark_script import load_benchmark
 from sklearn.metrics import adjusted_rand_score
 
 import scdeepclust as sdc
-
-benchmark = load_benchmark()
+from benchmarks import datasets
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +35,14 @@ MARGIN = {("desc", "worm"): 0.10}
 
 def _dataset(name: str):
     """A benchmark dataset with the README's gene selection (worm: 2,000 seurat HVGs)."""
-    adata = benchmark.load_dataset(name)
-    mask_var, _ = benchmark.select_genes(adata, benchmark.DATASETS[name].n_top_genes)
+    adata = datasets.load_dataset(name)
+    mask_var, _ = datasets.select_genes(adata, datasets.DATASETS[name].n_top_genes)
     return adata, mask_var
 
 
 def _run(tool: str, name: str):
     adata, mask_var = _dataset(name)
-    k = benchmark.DATASETS[name].k
+    k = datasets.DATASETS[name].k
     getattr(sdc.tl, tool)(
         adata, n_clusters=k, mask_var=mask_var, random_state=0, progress_bar=False
     )
@@ -62,5 +60,5 @@ def test_quality_at_defaults(tool, name):
     )
     bar = MEASURED[(tool, name)] - MARGIN.get((tool, name), 0.05)
     assert ari >= bar
-    assert adata.obs[tool].nunique() >= 0.5 * benchmark.DATASETS[name].k
+    assert adata.obs[tool].nunique() >= 0.5 * datasets.DATASETS[name].k
     assert len(uns["label_change"]) >= 1 and uns["init_labels"].shape == (adata.n_obs,)

@@ -13,8 +13,9 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 import pytest
-from _benchmark_script import load_script
 from sklearn.metrics import adjusted_rand_score
+
+from benchmarks import metrics
 
 pytestmark = pytest.mark.slow
 
@@ -84,12 +85,12 @@ def _claims_03(out: Path) -> None:
 def _claims_04(out: Path) -> None:
     """With ``batch_key``, scdcc keeps the 5 cell lines whole across the two technologies.
 
-    Measured (benchmarks/batch_mixing.py, same data, genes and calls): batch-aware ARI 1.000
+    Measured (python -m benchmarks.batches, same data, genes and calls): batch-aware ARI 1.000
     on seeds 0-2; without the batch, seed 0 gives 0.681 (a cell line split by technology)
     and its batches mix less (iLISI 0.174 vs 0.278).
     """
     adata = ad.read_h5ad(out / "cellbench_batches.h5ad")
-    mixing = load_script("batch_mixing").mixing
+    mixing = metrics.mixing
     batch, truth = adata.obs["batch"].to_numpy(), adata.obs["cell_type"].to_numpy()
     ilisi = {key: mixing(adata.obsm[f"X_{key}"], batch, truth)["ilisi"] for key in
              ("scdcc", "scdcc_batch")}  # fmt: skip

@@ -4,18 +4,18 @@ Usage
 -----
 ::
 
-    python benchmarks/benchmark.py [--datasets pbmc,bladder,worm,cite] [--methods scdcc]
-                                   [--k given,estimated] [--constraints none,protein]
-                                   [--seeds 0,1,2] [--jobs 1] [--quick]
-                                   [--param key=value ...]
-                                   [--out results.tsv] [--markdown]
+    python -m benchmarks.quality [--datasets pbmc,bladder,worm,cite] [--methods scdcc]
+                                 [--k given,estimated] [--constraints none,protein]
+                                 [--seeds 0,1,2] [--jobs 1] [--quick]
+                                 [--param key=value ...]
+                                 [--out results.tsv] [--markdown]
 
 Every case (dataset x method x k mode x constraints) runs in a fresh Python process
-(``python benchmarks/benchmark.py --one <json spec>``), so its peak memory is its own. Next
+(``python -m benchmarks.quality --one <json spec>``), so its peak memory is its own. Next
 to each dataset the standard scanpy pipeline is run once on the same cells and genes
 (normalize_total, log1p, scale to 10, PCA 50, then k-means with the true k and Leiden).
 
-Datasets (:mod:`scdeepclust.datasets`, folder from ``SCDEEPCLUST_DATASETDIR``)
+Datasets (:data:`benchmarks.datasets.QUALITY`; folder from ``SCDEEPCLUST_DATASETDIR``)
 
 ============  =================  ===  ==============================================
 name          loader             k    notes
@@ -54,15 +54,15 @@ Examples
 --------
 Smoke test with tiny schedules (2 pretraining and 2 clustering epochs)::
 
-    SCDEEPCLUST_DATASETDIR=/data python benchmarks/benchmark.py --quick --datasets pbmc
+    SCDEEPCLUST_DATASETDIR=/data python -m benchmarks.quality --quick --datasets pbmc
 
 Full benchmark written as TSV plus a markdown table for the README::
 
-    python benchmarks/benchmark.py --out results.tsv --markdown
+    python -m benchmarks.quality --out results.tsv --markdown
 
 Tuning: keyword arguments passed through to the method::
 
-    python benchmarks/benchmark.py --datasets bladder --k given \
+    python -m benchmarks.quality --datasets bladder --k given \
         --param gamma=0.5 --param "hidden_dims=(512, 64)"
 """
 
@@ -70,63 +70,41 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
-import csv
 import inspect
 import json
-import os
-import platform
-import resource
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["DATASETS", "METHODS", "FIELDS", "run_case", "build_specs", "main"]
+from .baseline import kmeans_labels, leiden_labels, pipeline_pca
+from .datasets import DATASETS, QUALITY, load_dataset, select_genes
+from .metrics import clustering_scores, unconstrained_mask
+from .report import FIELDS, aggregate, format_markdown, format_table, write_tsv
+from .runner import (
+    current_rss_mib,
+    machine_info,
+    one_line,
+    peak_rss_mib,
+    run_child,
+    torch_threads,
+    write_result,
+)
+
+__all__ = ["METHODS", "run_case", "build_specs", "parse_args", "main"]
 
 Constraints = tuple[np.ndarray, np.ndarray]
 
+#: This module, as the children run it (``python -m benchmarks.quality --one ...``).
+MODULE = "benchmarks.quality"
+
 
 # ---------------------------------------------------------------------------------------------
-# Tables: datasets and methods
+# Methods
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """One benchmark dataset.
-
-    Attributes
-    ----------
-    loader
-        Name of the loader function in :mod:`scdeepclust.datasets`.
-    k
-        Number of ground-truth cell types (``n_clusters`` in the ``given`` k mode).
-    n_top_genes
-        Select this many highly variable genes (``mask_var="highly_variable"``); None: all.
-    constraint_rep
-        ``obsm`` key the protein constraints are built from; None: no constrained variant.
-    """
-
-    loader: str
-    k: int
-    n_top_genes: int | None = None
-    constraint_rep: str | None = None
-
-
-#: Benchmark datasets by short name.
-DATASETS: dict[str, Dataset] = {
-    "pbmc": Dataset("pbmc_10x", 8),
-    "bladder": Dataset("mouse_bladder", 16),
-    "worm": Dataset("worm_neuron", 10, n_top_genes=2000),
-    "cite": Dataset("cite_cbmc", 15, constraint_rep="protein"),
-}
 
 #: Keyword arguments of ``--quick`` (only those the method accepts are passed).
 QUICK_PARAMS: dict[str, Any] = {"pretrain_epochs": 2, "max_epochs": 2}
@@ -207,46 +185,6 @@ def _accepted_kwargs(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> dic
 # Records
 # ---------------------------------------------------------------------------------------------
 
-#: Fields of a result record, in TSV column order.
-FIELDS: tuple[str, ...] = (
-    "dataset",
-    "method",
-    "k_mode",
-    "constraints",
-    "seed",
-    "n_obs",
-    "n_genes",
-    "gene_selection",
-    "k_true",
-    "ari",
-    "nmi",
-    "n_free",
-    "ari_free",
-    "nmi_free",
-    "n_clusters",
-    "ari_init",
-    "n_clusters_init",
-    "epochs_pretrain",
-    "epochs_cluster",
-    "steps_pretrain",
-    "steps_cluster",
-    "stopped_pretrain",
-    "stopped_cluster",
-    "n_refresh",
-    "s_prepare",
-    "s_pretrain",
-    "s_init",
-    "s_cluster",
-    "s_total",
-    "rss_base_mib",
-    "rss_peak_mib",
-    "converged",
-    "device",
-    "torch_threads",
-    "params",
-    "error",
-)
-
 
 def _empty_record(spec: Mapping[str, Any]) -> dict[str, Any]:
     """Return a record with every field None except those known from the case spec."""
@@ -271,144 +209,8 @@ def _case_params(spec: Mapping[str, Any]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Memory and scores
+# Constraints
 # ---------------------------------------------------------------------------------------------
-
-
-def peak_rss_mib() -> float:
-    """Return the peak resident set size of this process in MiB.
-
-    ``VmHWM`` of /proc/self/status where it exists, else
-    ``resource.getrusage(RUSAGE_SELF).ru_maxrss``. On Linux ``ru_maxrss`` of a freshly
-    started child also holds the parent's peak at the time of the fork / exec (the kernel
-    carries it over), so it would never read below the parent's RSS; ``VmHWM`` belongs to the
-    process's own address space.
-    """
-    value = _proc_status_kib("VmHWM")
-    if value is not None:
-        return value / 1024
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS
-
-
-def _proc_status_kib(field: str) -> int | None:
-    """Read a ``kB`` field of /proc/self/status; None where /proc is absent."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def current_rss_mib() -> float:
-    """Return the current RSS in MiB (``VmRSS`` of /proc; the peak where /proc is absent)."""
-    value = _proc_status_kib("VmRSS")
-    return peak_rss_mib() if value is None else value / 1024
-
-
-def clustering_scores(labels, truth, mask: np.ndarray | None = None) -> tuple[float, float]:
-    """ARI and NMI of ``labels`` against ``truth`` (scikit-learn), optionally on a subset.
-
-    Parameters
-    ----------
-    labels, truth
-        Predicted and ground-truth labels, one per cell.
-    mask
-        Boolean mask of the cells to score; None: all cells.
-
-    Returns
-    -------
-    tuple of float
-        Adjusted Rand index and normalized mutual information (NaN for an empty subset).
-    """
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
-    labels, truth = np.asarray(labels), np.asarray(truth)
-    if mask is not None:
-        labels, truth = labels[mask], truth[mask]
-    if labels.size == 0:
-        return float("nan"), float("nan")
-    ari = adjusted_rand_score(truth, labels)
-    return float(ari), float(normalized_mutual_info_score(truth, labels))
-
-
-def unconstrained_mask(n_obs: int, constraints: Constraints) -> np.ndarray:
-    """Boolean mask of the cells that appear in no must-link or cannot-link pair."""
-    free = np.ones(n_obs, dtype=bool)
-    for pairs in constraints:
-        free[np.asarray(pairs, dtype=np.int64).ravel()] = False
-    return free
-
-
-# ---------------------------------------------------------------------------------------------
-# Data preparation (inside a case)
-# ---------------------------------------------------------------------------------------------
-
-
-def load_dataset(name: str, *, max_cells: int | None = None, seed: int = 0):
-    """Load a benchmark dataset, optionally a random subset of its cells.
-
-    Parameters
-    ----------
-    name
-        Key of :data:`DATASETS`.
-    max_cells
-        Keep at most this many randomly chosen cells (smoke tests); None: all.
-    seed
-        Seed of the subsampling.
-
-    Returns
-    -------
-    anndata.AnnData
-        Raw counts in ``X`` and ``layers["counts"]``, labels in ``obs["cell_type"]``.
-    """
-    from scdeepclust import datasets
-
-    adata = getattr(datasets, DATASETS[name].loader)()
-    if max_cells is not None and adata.n_obs > max_cells:
-        rng = np.random.default_rng(seed)
-        keep = np.sort(rng.choice(adata.n_obs, size=max_cells, replace=False))
-        adata = adata[keep].copy()
-    return adata
-
-
-def select_genes(adata, n_top_genes: int | None) -> tuple[str | None, str]:
-    """Mark the ``n_top_genes`` most variable genes in ``var["highly_variable"]``.
-
-    The README's recommended call: ``sc.pp.highly_variable_genes(flavor="seurat")`` on a
-    normalised, log-transformed copy of the counts. On the worm data it was measured against
-    the scDCC authors' 2,000 genes, ``"seurat_v3"`` (scikit-misc; on raw worm counts its
-    loess fails unless genes seen in fewer than 3 cells are dropped first) and
-    ``"cell_ranger"``; none was better over seeds (``benchmarks/worm_genes.py``), and
-    ``"seurat"`` needs no extra dependency.
-
-    Parameters
-    ----------
-    adata
-        Dataset with raw counts in ``layers["counts"]``; ``var`` gains the column.
-    n_top_genes
-        Genes to select; None selects nothing and adds no column.
-
-    Returns
-    -------
-    mask_var
-        ``"highly_variable"``, or None for all genes.
-    description
-        ``"all"`` or e.g. ``"hvg2000:seurat"``.
-    """
-    import scanpy as sc
-
-    if n_top_genes is None:
-        return None, "all"
-    tmp = sc.AnnData(adata.layers["counts"].copy())
-    sc.pp.normalize_total(tmp)
-    sc.pp.log1p(tmp)
-    sc.pp.highly_variable_genes(tmp, flavor="seurat", n_top_genes=n_top_genes)
-    adata.var["highly_variable"] = tmp.var["highly_variable"].to_numpy()
-    return "highly_variable", f"hvg{n_top_genes}:seurat"
 
 
 def make_constraints(adata, spec: Mapping[str, Any]) -> Constraints | None:
@@ -474,26 +276,6 @@ def run_case(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         return _run_case(spec)
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Set torch's intra-op thread count inside the block, then restore it.
-
-    Parameters
-    ----------
-    n
-        Threads; None leaves the setting alone.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _run_case(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Load, prepare and run a case; see :func:`run_case`."""
     try:
@@ -513,7 +295,7 @@ def _run_case(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [{**_empty_record(spec), "error": f"skipped: {err}"}]
     except Exception as err:  # noqa: BLE001 - reported in the row, the benchmark goes on
         traceback.print_exc()
-        return [{**_empty_record(spec), "error": _one_line(f"{type(err).__name__}: {err}")}]
+        return [{**_empty_record(spec), "error": one_line(f"{type(err).__name__}: {err}")}]
     for rec in records:
         n_genes = rec["n_genes"] if rec["n_genes"] is not None else _n_genes(adata, mask_var)
         rec.update(
@@ -525,12 +307,6 @@ def _run_case(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
             rss_peak_mib=peak_rss_mib(),
         )
     return records
-
-
-def _one_line(text: str, width: int = 200) -> str:
-    """Collapse whitespace (newlines included) and cut to ``width`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _n_genes(adata, mask_var: str | None) -> int:
@@ -607,27 +383,8 @@ def _add_scores(rec: dict, labels, truth, constraints: Constraints | None) -> No
         rec["ari_free"], rec["nmi_free"] = clustering_scores(labels, truth, free)
 
 
-def pipeline_pca(counts, seed: int, obs=None):
-    """The scanpy pipeline up to PCA, on a copy of ``counts`` (n_obs x n_vars, raw).
-
-    normalize_total, log1p, scale (clipped at 10), 50 principal components in
-    ``obsm['X_pca']`` of the returned AnnData.
-    """
-    import scanpy as sc
-
-    bdata = sc.AnnData(counts.copy(), obs=obs)
-    sc.pp.normalize_total(bdata)
-    sc.pp.log1p(bdata)
-    sc.pp.scale(bdata, max_value=10)
-    sc.pp.pca(bdata, n_comps=50, random_state=seed)
-    return bdata
-
-
 def _run_baseline(adata, spec: Mapping[str, Any], mask_var: str | None) -> list[dict[str, Any]]:
     """Run the scanpy pipeline: PCA 50 of the scaled log data, then k-means and Leiden."""
-    import scanpy as sc
-    from sklearn.cluster import KMeans
-
     seed, k = spec["seed"], DATASETS[spec["dataset"]].k
     start = time.perf_counter()
     genes = slice(None) if mask_var is None else adata.var[mask_var].to_numpy()
@@ -635,19 +392,16 @@ def _run_baseline(adata, spec: Mapping[str, Any], mask_var: str | None) -> list[
     prepare = time.perf_counter() - start
 
     start = time.perf_counter()
-    kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(bdata.obsm["X_pca"])
+    kmeans = kmeans_labels(bdata.obsm["X_pca"], k, seed)
     s_kmeans = time.perf_counter() - start
 
     start = time.perf_counter()
-    sc.pp.neighbors(
-        bdata, n_neighbors=15, use_rep="X_pca", transformer="sklearn", random_state=seed
-    )
-    sc.tl.leiden(bdata, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
+    leiden = leiden_labels(bdata, seed)
     s_leiden = time.perf_counter() - start
 
     rows = [
         ("pca+kmeans", "given", kmeans, s_kmeans),
-        ("pca+leiden", "estimated", bdata.obs["leiden"], s_leiden),
+        ("pca+leiden", "estimated", leiden, s_leiden),
     ]
     return [
         _baseline_record(spec, method, k_mode, labels, prepare, seconds, bdata)
@@ -752,7 +506,7 @@ def _dataset_specs(datasets, methods, k_modes, constraints, common, baseline) ->
 def run_in_subprocess(
     spec: Mapping[str, Any], *, timeout: float | None = None, verbose: bool = False
 ) -> list[dict[str, Any]]:
-    """Run :func:`run_case` in a fresh ``python benchmarks/benchmark.py --one`` process.
+    """Run :func:`run_case` in a fresh ``python -m benchmarks.quality --one`` process.
 
     Parameters
     ----------
@@ -768,208 +522,8 @@ def run_in_subprocess(
     list of dict
         The child's records, or one record whose ``error`` says why the child failed.
     """
-    records, error = run_child(os.path.abspath(__file__), spec, timeout, verbose)
+    records, error = run_child(MODULE, spec, timeout, verbose)
     return records if error is None else [{**_empty_record(spec), "error": error}]
-
-
-def run_child(
-    script: str, spec: dict, timeout: float | None, verbose: bool = False
-) -> tuple[Any, str | None]:
-    """Run ``python script --one <spec> --result <file>`` in a fresh process.
-
-    Returns (the JSON the child wrote, None), or (None, a one-line error) if the child timed
-    out or wrote nothing (its stderr tail is printed).
-    """
-    with tempfile.TemporaryDirectory(prefix="scdeepclust-bench-") as tmp:
-        result = os.path.join(tmp, "result.json")
-        cmd = [sys.executable, script, "--one", json.dumps(spec), "--result", result]
-        try:
-            proc = subprocess.run(cmd, capture_output=not verbose, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None, f"timeout after {timeout:g} s"
-        if os.path.exists(result):
-            with open(result) as fh:
-                return json.load(fh), None
-    tail = (proc.stderr or "").strip().splitlines()[-20:]
-    print("\n".join(tail), file=sys.stderr)
-    last = tail[-1] if tail else ""
-    return None, _one_line(f"exit code {proc.returncode}: {last}")
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU count, versions, torch threads and the device ``"auto"`` resolves to."""
-    from importlib.metadata import version
-
-    import torch
-
-    from scdeepclust import __version__
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        usable = os.cpu_count()
-    return {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": usable,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "device": "cuda" if torch.cuda.is_available() else "cpu",  # what device="auto" picks
-        "scanpy": version("scanpy"),
-        "scdeepclust": __version__,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Output: fixed-width table, markdown, TSV
-# ---------------------------------------------------------------------------------------------
-
-#: Columns of the printed tables: (header, record field, format).
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("dataset", "dataset", "s"),
-    ("method", "method", "s"),
-    ("k", "k_mode", "s"),
-    ("constraints", "constraints", "s"),
-    ("seeds", "seed", "s"),
-    ("n_obs", "n_obs", "d"),
-    ("genes", "n_genes", "d"),
-    ("ARI", "ari", ".3f"),
-    ("NMI", "nmi", ".3f"),
-    ("n_free", "n_free", "d"),
-    ("ARI_free", "ari_free", ".3f"),
-    ("NMI_free", "nmi_free", ".3f"),
-    ("clusters", "n_clusters", "d"),
-    ("ARI_init", "ari_init", ".3f"),
-    ("k_init", "n_clusters_init", "d"),
-    ("ep_pre", "epochs_pretrain", "d"),
-    ("ep_clu", "epochs_cluster", "d"),
-    ("steps_pre", "steps_pretrain", "d"),
-    ("steps_clu", "steps_cluster", "d"),
-    ("stop_pre", "stopped_pretrain", "s"),
-    ("stop_clu", "stopped_cluster", "s"),
-    ("t_prep", "s_prepare", ".1f"),
-    ("t_pre", "s_pretrain", ".1f"),
-    ("t_init", "s_init", ".1f"),
-    ("t_clu", "s_cluster", ".1f"),
-    ("t_total", "s_total", ".1f"),
-    ("rss_base", "rss_base_mib", ".0f"),
-    ("rss_peak", "rss_peak_mib", ".0f"),
-    ("conv", "converged", "s"),
-    ("error", "error", "s"),
-)
-
-
-def _cell(value: Any, fmt: str) -> str:
-    """Format one table cell; None is ``-``; a :class:`Spread` is ``mean +- sd``."""
-    if isinstance(value, Spread):
-        return value.format(fmt)
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    try:
-        return format(value, fmt)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Mean and standard deviation (ddof 1) of a field over the seeds of a case."""
-
-    mean: float
-    sd: float
-    n: int
-
-    def format(self, fmt: str) -> str:  # noqa: D102
-        if fmt == "d":  # counts: a whole number when the seeds agree, else one decimal
-            if (self.n < 2 or self.sd == 0) and float(self.mean).is_integer():
-                return str(int(self.mean))
-            fmt = ".1f"
-        if self.n < 2 or self.sd == 0:
-            return format(self.mean, fmt)
-        return f"{format(self.mean, fmt)} ± {format(self.sd, fmt)}"
-
-
-#: Fields that identify a case across seeds.
-CASE_KEY = ("dataset", "method", "k_mode", "constraints")
-
-
-def aggregate(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One record per case (:data:`CASE_KEY`), numbers as :class:`Spread` over the seeds.
-
-    Constraint labels are grouped by their kind (``"protein 1855ml+18145cl"`` -> ``"protein"``);
-    text fields keep their distinct values joined by ``/``; ``seed`` lists the seeds.
-    """
-    groups: dict[tuple, list[Mapping[str, Any]]] = {}
-    for rec in records:
-        key = tuple(str(rec.get(f) or "").split(" ")[0] for f in CASE_KEY)
-        groups.setdefault(key, []).append(rec)
-    return [_aggregate_group(group) for group in groups.values()]
-
-
-def _aggregate_group(group: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Mean +- sd of the numeric fields of one case's records."""
-    out: dict[str, Any] = {}
-    for field in FIELDS:
-        values = [r.get(field) for r in group if r.get(field) not in (None, "")]
-        numbers = [
-            float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)
-        ]
-        if field == "seed":
-            out[field] = ",".join(str(v) for v in values)
-        elif numbers and len(numbers) == len(values):
-            finite = [v for v in numbers if np.isfinite(v)]
-            sd = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
-            out[field] = Spread(float(np.mean(finite)) if finite else float("nan"), sd, len(finite))
-        else:
-            distinct = list(dict.fromkeys(str(v) for v in values))
-            out[field] = "/".join(distinct) if distinct else None
-    out["constraints"] = str(group[0].get("constraints") or "").split(" ")[0]
-    return out
-
-
-def _table_rows(records: Sequence[Mapping[str, Any]]) -> list[list[str]]:
-    """Header plus one row of formatted cells per record."""
-    rows = [[header for header, _, _ in COLUMNS]]
-    for rec in records:
-        rows.append([_cell(rec.get(field), fmt) for _, field, fmt in COLUMNS])
-    return rows
-
-
-def format_table(records: Sequence[Mapping[str, Any]]) -> str:
-    """Fixed-width text table of the records (numbers right-aligned)."""
-    rows = _table_rows(records)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    right = [fmt != "s" for _, _, fmt in COLUMNS]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def format_markdown(records: Sequence[Mapping[str, Any]]) -> str:
-    """Markdown (GitHub) table of the records."""
-    rows = _table_rows(records)
-    align = ["---:" if fmt != "s" else "---" for _, _, fmt in COLUMNS]
-    lines = ["| " + " | ".join(rows[0]) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows[1:]]
-    return "\n".join(lines)
-
-
-def write_tsv(records: Sequence[Mapping[str, Any]], path: str) -> None:
-    """Write all fields of the records to a tab-separated file."""
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=FIELDS, delimiter="\t", extrasaction="ignore")
-        writer.writeheader()
-        for rec in records:
-            writer.writerow({k: "" if rec.get(k) is None else rec.get(k) for k in FIELDS})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1018,13 +572,13 @@ def _param(text: str) -> tuple[str, str]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line (see the module docstring)."""
     p = argparse.ArgumentParser(
-        prog="python benchmarks/benchmark.py", description=__doc__.split("\n\n")[0]
+        prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0]
     )
     p.add_argument(
         "--datasets",
-        type=_csv_list(list(DATASETS)),
-        default=list(DATASETS),
-        help=f"comma-separated, of {','.join(DATASETS)} (default: all)",
+        type=_csv_list(list(QUALITY)),
+        default=list(QUALITY),
+        help=f"comma-separated, of {','.join(QUALITY)} (default: all)",
     )
     p.add_argument(
         "--methods",
@@ -1099,21 +653,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _run_one(spec_json: str, result: str | None) -> int:
     """Child entry point: run one case, write its records as JSON (file or stdout)."""
-    records = run_case(json.loads(spec_json))
-    text = json.dumps(records, default=_json_default)
-    if result is None:
-        print(text)
-    else:
-        with open(result, "w") as fh:
-            fh.write(text)
+    write_result(run_case(json.loads(spec_json)), result)
     return 0
-
-
-def _json_default(value: Any) -> Any:
-    """JSON encoding of numpy scalars."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _available_methods(methods: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -13,17 +13,17 @@ code of it is copied here). Runs what its ``scDCC_pairwise.py`` main runs with
 The reference sets no seed; here numpy's and torch's are set to each ``--seeds`` value. Its
 ``.cuda()`` calls are made no-ops, and ``cluster_acc`` (printed only) comes from a small
 stand-in module, since ``utils.py`` has changed across the repository's history. Data and the
-annotated k come from ``_common`` (the package's loaders); worm keeps the authors' 2,000 genes
-(``worm_genes="authors"``, in the full file's gene order). Prints one TSV row per run,
-with seconds per epoch of each stage.
+annotated k come from :mod:`benchmarks.datasets` (the package's loaders); worm keeps the
+authors' 2,000 genes (gene flavour ``"authors"``, in the full file's gene order). Prints
+one TSV row per run, with seconds per epoch of each stage.
 
 ``--time-epochs N`` times the code only: N pretraining epochs, then at most N clustering
-epochs (compare with ``benchmarks/timing.py`` at the same ``--threads`` on a quiet machine):
+epochs (compare with ``python -m benchmarks.timing`` at the same ``--threads`` on a quiet machine):
 
     git clone https://github.com/ttgump/scDCC ../scDCC
-    SCDEEPCLUST_DATASETDIR=../shared/data python benchmarks/reference_scdcc.py \
+    SCDEEPCLUST_DATASETDIR=../shared/data python -m benchmarks.authors \
         --ref-dir ../scDCC --datasets pbmc,bladder,worm,cite --seeds 0,1,2
-    python benchmarks/reference_scdcc.py --ref-dir ../scDCC --datasets pbmc --seeds 0 \
+    python -m benchmarks.authors --ref-dir ../scDCC --datasets pbmc --seeds 0 \
         --time-epochs 3 --threads 2
 """
 
@@ -41,8 +41,8 @@ import types
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _common  # noqa: E402
+from .datasets import DATASETS, load_dataset, select_genes
+from .runner import Output
 
 
 def cluster_acc(y_true, y_pred):
@@ -87,20 +87,22 @@ def dca_normalize(x: np.ndarray):
 
 def counts_and_labels(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Dense raw counts (n_obs x n_vars) and integer cell-type labels of a shared dataset."""
-    adata = _common.load(name, worm_genes="authors")
-    if "highly_variable" in adata.var:
-        adata = adata[:, adata.var["highly_variable"].to_numpy()]
+    adata = load_dataset(name)
+    mask_var, _ = select_genes(adata, DATASETS[name].n_top_genes, flavor="authors")
+    if mask_var is not None:
+        adata = adata[:, adata.var[mask_var].to_numpy()]
     counts = adata.layers["counts"]
     x = counts.toarray() if hasattr(counts, "toarray") else np.asarray(counts)
     return x, adata.obs["cell_type"].cat.codes.to_numpy()
 
 
 def run_one(scdcc_class, name: str, seed: int, epochs: int, max_cluster_epochs: int = 2000) -> dict:
+    """One run of the reference code: scores, epochs and seconds."""
     import torch
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     x, y = counts_and_labels(name)
-    k = _common.K[name]
+    k = DATASETS[name].k
     np.random.seed(seed)
     torch.manual_seed(seed)
     adata = dca_normalize(x)
@@ -156,31 +158,34 @@ def run_one(scdcc_class, name: str, seed: int, epochs: int, max_cluster_epochs: 
 def main() -> None:
     import torch
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.authors", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--ref-dir", required=True, help="checkout of ttgump/scDCC")
     p.add_argument("--datasets", default="pbmc,bladder,worm,cite")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--pretrain-epochs", type=int, default=300)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--time-epochs", type=int, default=None, help="time N epochs per stage")
+    p.add_argument("--out", default=None, help="also append the TSV rows to this file")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     scdcc_class = import_reference(a.ref_dir)
     pre, clu = (a.time_epochs, a.time_epochs) if a.time_epochs else (a.pretrain_epochs, 2000)
-    print(
-        "dataset\tseed\tari\tnmi\tari_init\tepochs_pretrain\tepochs_cluster\ts_pretrain"
-        "\ts_cluster\ts_total\ts_per_epoch_pretrain\ts_per_epoch_cluster"
-    )
-    for seed in map(int, a.seeds.split(",")):
-        for name in a.datasets.split(","):
-            r = run_one(scdcc_class, name, seed, pre, clu)
-            print(
-                f"{name}\t{seed}\t{r['ari']:.4f}\t{r['nmi']:.4f}\t{r['ari_init']:.4f}\t{pre}"
-                f"\t{r['epochs_cluster']}\t{r['s_pretrain']:.1f}\t{r['s_cluster']:.1f}"
-                f"\t{r['s_pretrain'] + r['s_cluster']:.1f}\t{r['s_per_epoch_pretrain']:.2f}"
-                f"\t{r['s_per_epoch_cluster']:.2f}",
-                flush=True,
-            )
+    with Output(a.out) as out:
+        out(
+            "dataset\tseed\tari\tnmi\tari_init\tepochs_pretrain\tepochs_cluster\ts_pretrain"
+            "\ts_cluster\ts_total\ts_per_epoch_pretrain\ts_per_epoch_cluster"
+        )
+        for seed in map(int, a.seeds.split(",")):
+            for name in a.datasets.split(","):
+                r = run_one(scdcc_class, name, seed, pre, clu)
+                out(
+                    f"{name}\t{seed}\t{r['ari']:.4f}\t{r['nmi']:.4f}\t{r['ari_init']:.4f}\t{pre}"
+                    f"\t{r['epochs_cluster']}\t{r['s_pretrain']:.1f}\t{r['s_cluster']:.1f}"
+                    f"\t{r['s_pretrain'] + r['s_cluster']:.1f}\t{r['s_per_epoch_pretrain']:.2f}"
+                    f"\t{r['s_per_epoch_cluster']:.2f}"
+                )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Where would each pretraining stopping rule stop? Replayed on traced loss curves.
 
-python benchmarks/stop_rules.py --trace /tmp/trace
+python -m benchmarks.studies.pretraining.stop_rules --trace /tmp/trace
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Compare centre initialisations and Leiden settings on traced pretrained embeddings.
 
-Reads ``TRACE/<dataset>_s<seed>.npz`` from ``scdcc_pretrain_trace.py`` and prints one TSV row
+Reads ``TRACE/<dataset>_s<seed>.npz`` from ``trace.py`` and prints one TSV row
 per (dataset, seed, epoch, method): ARI against the annotation and the cluster count.
 Methods: ``kmeans20`` (k-means, 20 restarts), ``kmeans100``, ``leiden_k`` (Leiden at the
 resolution found by bisection to give k clusters), ``leiden_merge`` (Leiden at about 2k
 clusters, merged to k by size-weighted Ward linkage of the cluster means), and
 ``leiden_r<res>_n<nn>[_std]`` (the estimated-k setting; ``_std``: per-dimension z-score).
 
-    python benchmarks/init_on_traces.py --trace /tmp/trace --epochs 20,40,80 > init.tsv
+    python -m benchmarks.studies.pretraining.init_on_traces --trace /tmp/trace \
+        --epochs 20,40,80 > init.tsv
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _common  # noqa: E402
-
-from scdeepclust.data.init import knn_graph, leiden_on_graph  # noqa: E402
+from benchmarks.datasets import DATASETS, load_dataset
+from scdeepclust.data.init import knn_graph, leiden_on_graph
 
 
 def leiden_k(tmp, k: int, seed: int, lo: float = 0.01, hi: float = 5.0, steps: int = 12):
@@ -83,8 +81,8 @@ def main() -> None:
         name, rest = os.path.basename(path)[:-4].split("_s", 1)
         seed = int(rest.split("_")[0])
         if name not in truths:
-            truths[name] = _common.load(name, "seurat").obs["cell_type"].to_numpy()
-        truth, k = truths[name], _common.K[name]
+            truths[name] = load_dataset(name).obs["cell_type"].to_numpy()
+        truth, k = truths[name], DATASETS[name].k
         f = np.load(path)
         for e in map(int, a.epochs.split(",")):
             if f"z_{e}" not in f:

@@ -6,21 +6,20 @@ budgets and stopping rules can be compared without rerunning them. Writes
 ``OUT/<dataset>_s<seed>.npz`` (``loss``, ``z_<epoch>``) and ``OUT/<dataset>_s<seed>_e<E>.pt``
 state dicts at the ``--save`` epochs.
 
-    python benchmarks/scdcc_pretrain_trace.py --dataset pbmc --seed 0 --epochs 150 --out /tmp/trace
+    python -m benchmarks.studies.pretraining.trace --dataset pbmc --seed 0 --epochs 150 \
+        --worm-genes seurat_v3 --out /tmp/trace
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-import _common  # noqa: E402
+from benchmarks.datasets import GENE_FLAVORS, load_with_genes
 
 SNAPSHOTS = (5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 100, 125, 150, 200, 250, 300)
 
@@ -32,7 +31,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=150)
     p.add_argument("--save", default="20,40,80,150")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--worm-genes", default="seurat_v3")
+    p.add_argument("--worm-genes", default="seurat", choices=GENE_FLAVORS)
     p.add_argument("--out", default="/tmp/trace")
     p.add_argument("--param", action="append", default=[], help="key=value model option")
     p.add_argument("--max-value", type=float, default=None, help="clip of the scaled input")
@@ -46,8 +45,7 @@ def main() -> None:
 
     opts = {"lr": 1e-3, "noise_sd": 2.5, "batch_size": 256}
     opts.update({k: float(v) for k, v in (s.split("=") for s in a.param)})
-    adata = _common.load(a.dataset, a.worm_genes)
-    mask = "highly_variable" if "highly_variable" in adata.var else None
+    adata, mask = load_with_genes(a.dataset, a.worm_genes)
     _, prepared = InputState.fit(adata, layer="counts", mask_var=mask, max_value=a.max_value)
     dev = torch.device("cpu")
     data = prepared.to(dev)
