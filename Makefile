@@ -5,7 +5,8 @@ UV_INSTALL := $(VENV)/bin/uv pip install --quiet --python $(PY)
 # Datasets are read from here instead of being downloaded (no network on CI machines).
 export SCDEEPCLUST_DATASETDIR ?= $(abspath ../shared/data)
 
-.PHONY: setup demo test test-quick docs dist benchmark lint
+.PHONY: setup demo test test-quick docs dist benchmark benchmark-batches benchmark-scaling \
+	benchmark-timing benchmark-authors lint
 
 setup: $(VENV)/.installed
 
@@ -40,11 +41,33 @@ dist: setup
 	$(PY) -m build --outdir dist
 	$(VENV)/bin/twine check --strict dist/*
 
+# The benchmark suite (benchmarks/, `python -m benchmarks.<name>`): one target per table, each
+# writing into results/benchmarks/<name>/. `make benchmark` is the quality table of the docs.
+BENCH := results/benchmarks
+# A checkout of https://github.com/ttgump/scDCC, for benchmark-authors.
+SCDCC_REF ?= ../scDCC
+
 benchmark: setup
-	mkdir -p results
-	$(PY) benchmarks/benchmark.py --methods scdcc,desc --k given,estimated \
+	mkdir -p $(BENCH)/quality
+	$(PY) -m benchmarks.quality --methods scdcc,desc --k given,estimated \
 		--constraints none,protein --seeds 0,1,2 --jobs 2 --threads 1 \
-		--out results/bench_seeds.tsv --markdown
+		--out $(BENCH)/quality/bench_seeds.tsv --markdown
+
+benchmark-batches: setup
+	$(PY) -m benchmarks.batches --seeds 0,1,2 --markdown --out $(BENCH)/batches/batches.tsv
+
+benchmark-scaling: setup
+	$(PY) -m benchmarks.scaling --sizes 10000,30000,100000,300000 \
+		--out $(BENCH)/scaling/scaling.tsv --plot $(BENCH)/scaling/scaling.png \
+		--cache $(BENCH)/scaling/cache
+
+benchmark-timing: setup
+	$(PY) -m benchmarks.timing --threads 2 --precision float32,bfloat16 \
+		--out $(BENCH)/timing/timing.txt
+
+benchmark-authors: setup
+	$(PY) -m benchmarks.authors --ref-dir $(SCDCC_REF) --datasets bladder,cite,pbmc,worm \
+		--seeds 0,1,2 --threads 2 --out $(BENCH)/authors/authors.tsv
 
 lint: setup
 	$(UV_INSTALL) ruff
