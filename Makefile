@@ -48,7 +48,6 @@ BENCH := results/benchmarks
 SCDCC_REF ?= ../scDCC
 
 benchmark: setup
-	mkdir -p $(BENCH)/quality
 	$(PY) -m benchmarks.quality --methods scdcc,desc --k given,estimated \
 		--constraints none,protein --seeds 0,1,2 --jobs 2 --threads 1 \
 		--out $(BENCH)/quality/bench_seeds.tsv --markdown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -205,7 +206,8 @@ def format_markdown(records: Sequence[Mapping[str, Any]]) -> str:
 
 
 def write_tsv(records: Sequence[Mapping[str, Any]], path: str) -> None:
-    """Write all fields of the records to a tab-separated file."""
+    """Write all fields of the records to a tab-separated file (its folder is created)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, delimiter="\t", extrasaction="ignore")
         writer.writeheader()
