@@ -1,7 +1,7 @@
-"""Seven small fits whose outputs must not move when the code is refactored.
+"""Eight small fits whose outputs must not move when the code is refactored.
 
 The cases cover the paths of both tools: scdcc with k, with Leiden, with must-link /
-cannot-link constraints and in bfloat16; desc at two resolutions, with ``batch_key`` and
+cannot-link constraints, in bfloat16 and with ``batch_key`` (a one-hot covariate); desc at two resolutions, with ``batch_key`` and
 with custom layer widths. Each case fits 240 synthetic cells for a few epochs on one thread
 and records its embedding, soft assignments q and labels.
 
@@ -61,6 +61,8 @@ def run_case(name: str):
         sdc.tl.scdcc(adata, n_clusters=3, must_link=ml, cannot_link=cl, **SCDCC_BUDGET)
     elif name == "scdcc_bf16":
         sdc.tl.scdcc(adata, n_clusters=3, precision="bfloat16", **SCDCC_BUDGET)
+    elif name == "scdcc_batch_key":
+        sdc.tl.scdcc(adata, n_clusters=3, batch_key="batch", **SCDCC_BUDGET)
     elif name == "desc_two_resolutions":
         sdc.tl.desc(adata, resolution=[0.3, 0.8], **DESC_BUDGET)
         return adata, "desc_r0.8"
@@ -78,6 +80,7 @@ CASES = (
     "scdcc_leiden",
     "scdcc_constraints",
     "scdcc_bf16",
+    "scdcc_batch_key",
     "desc_two_resolutions",
     "desc_batch_key",
     "desc_custom_dims",

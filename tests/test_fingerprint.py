@@ -1,4 +1,4 @@
-"""Refactoring keeps results: seven small fits against their recorded outputs.
+"""Refactoring keeps results: eight small fits against their recorded outputs.
 
 Bit for bit in the environment the reference was recorded in (see ``tests/_fingerprint.py``);
 elsewhere (another CPU, other library versions) floating-point sums may round differently,
