@@ -76,6 +76,26 @@ def check_batch_key(batch_key: str | None) -> None:
         raise TypeError(f"batch_key must be an adata.obs column name or None, found {batch_key!r}.")
 
 
+def check_covariate_keys(keys, batch_key: str | None) -> tuple[str, ...] | None:
+    """None, or distinct non-empty column names other than ``batch_key``, as a tuple."""
+    if keys is None:
+        return None
+    if isinstance(keys, str):
+        raise TypeError(
+            f"categorical_covariate_keys must be a list of adata.obs column names, found the "
+            f"string {keys!r}; pass [{keys!r}]."
+        )
+    keys = tuple(keys)
+    if not all(isinstance(k, str) and k for k in keys):
+        raise TypeError(f"categorical_covariate_keys must hold column names, found {keys!r}.")
+    if len(set(keys)) != len(keys) or (batch_key is not None and batch_key in keys):
+        raise ValueError(
+            f"categorical_covariate_keys {keys!r} repeats a column (batch_key={batch_key!r} is "
+            "a covariate already); name each column once."
+        )
+    return keys or None
+
+
 def check_resolutions(resolution: float | Sequence[float]) -> list[float]:
     """One positive Leiden resolution or a sequence of distinct ones, as a list of floats."""
     values = [resolution] if np.isscalar(resolution) else list(resolution)
@@ -199,6 +219,7 @@ class SCDCCConfig(ClusteringConfig):
 
     resolution: float = 0.4
     n_neighbors: int = 20
+    categorical_covariate_keys: tuple[str, ...] | None = None
     ml_weight: float = 1.0
     cl_weight: float = 1.0
     hidden_dims: tuple[int, ...] = (256, 64)
@@ -215,6 +236,9 @@ class SCDCCConfig(ClusteringConfig):
     def validate(self) -> SCDCCConfig:
         """Raise TypeError / ValueError for a bad value; returns self."""
         super().validate()
+        self.categorical_covariate_keys = check_covariate_keys(
+            self.categorical_covariate_keys, self.batch_key
+        )
         self.hidden_dims = tuple(self.hidden_dims)
         check_schedule(
             hidden_dims=list(self.hidden_dims),
