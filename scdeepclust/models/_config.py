@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.centres import resolve_init
 from ..module.distributed import local_device
+from ..module.losses import TARGET_DISTRIBUTIONS
 from ..module.utils import resolve_device
 
 #: ``precision`` values of the tools and the autocast dtype of each (None: plain float32).
@@ -94,6 +96,14 @@ def check_covariate_keys(keys, batch_key: str | None) -> tuple[str, ...] | None:
             "a covariate already); name each column once."
         )
     return keys or None
+
+
+def check_target_distribution(name: str) -> None:
+    """``name`` is a key of :data:`~scdeepclust.module.losses.TARGET_DISTRIBUTIONS`."""
+    if name not in TARGET_DISTRIBUTIONS:
+        raise ValueError(
+            f"target_distribution must be one of {sorted(TARGET_DISTRIBUTIONS)}, found {name!r}."
+        )
 
 
 def check_resolutions(resolution: float | Sequence[float]) -> list[float]:
@@ -188,6 +198,8 @@ class ClusteringConfig(_Config):
     lr: float = 1.0
     update_interval: int = 1
     tol: float = 1e-3
+    init: str = "auto"
+    target_distribution: str = "dec"
     init_max_cells: int | None = 50_000
     key_added: str = "clusters"
     random_state: int | None = 0
@@ -201,6 +213,8 @@ class ClusteringConfig(_Config):
         self.torch_device()
         self.autocast()
         check_batch_key(self.batch_key)
+        resolve_init(self.init, self.n_clusters)
+        check_target_distribution(self.target_distribution)
         return self
 
     def resolutions(self) -> list[float]:

@@ -121,12 +121,12 @@ class SCDCC(BaseModel):
         )
         return {"pretrain": stage}
 
-    def _clustering_passes(self, module, data, target, *, rng, inputs) -> list[Pass]:
+    def _clustering_passes(self, module, data, self_training, *, rng, inputs) -> list[Pass]:
         c = self.config
         return clustering_passes(
             module,
             data,
-            target,
+            self_training,
             gamma=c.gamma,
             batch_size=c.batch_size,
             rng=rng,

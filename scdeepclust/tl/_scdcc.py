@@ -44,6 +44,8 @@ def scdcc(
     lr: float = 1.0,
     update_interval: int = 1,
     tol: float = 1e-3,
+    init: str = "auto",
+    target_distribution: str = "dec",
     init_max_cells: int | None = 50_000,
     key_added: str = "scdcc",
     random_state: int | None = 0,
@@ -139,6 +141,7 @@ def scdcc(
     lr
         Learning rate of the clustering stage.
     {doc_update_tol}
+    {doc_strategies}
     {doc_init_max_cells}
     key_added
         Name of every output slot (labels, embedding, soft assignments, run record). They
