@@ -1,9 +1,10 @@
 """Eight small fits whose outputs must not move when the code is refactored.
 
 The cases cover the paths of both tools: scdcc with k, with Leiden, with must-link /
-cannot-link constraints, in bfloat16 and with ``batch_key`` (a one-hot covariate); desc at two resolutions, with ``batch_key`` and
-with custom layer widths. Each case fits 240 synthetic cells for a few epochs on one thread
-and records its embedding, soft assignments q and labels.
+cannot-link constraints, in bfloat16 and with ``batch_key`` (a one-hot covariate); desc at
+two resolutions, with ``batch_key`` and with custom layer widths. Each case fits 240
+synthetic cells for a few epochs on one thread and records its embedding, soft assignments q
+and labels.
 
 ``tests/test_fingerprint.py`` compares a run with the reference in
 ``tests/data/fingerprints.npz``: bit for bit where the reference was recorded in the same

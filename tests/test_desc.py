@@ -902,7 +902,7 @@ _THREADS_SCRIPT = """
 import numpy as np, torch
 torch.set_num_threads(1)
 assert torch.get_num_threads() == 1
-from scdeepclust.data.init import leiden_labels
+from scdeepclust.data.centres import leiden_labels
 leiden_labels(np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32), 0.8, 10, 0)
 import numba
 print(torch.get_num_threads(), numba.threading_layer())

@@ -44,8 +44,8 @@ class DEC(BaseModel):
         adam = torch.optim.Adam(module.parameters(), lr=1e-3)
         return {"pretrain": run_stage("pretrain", module, passes, adam, c.pretrain_epochs)}
 
-    def _clustering_passes(self, module, data, target, *, rng, inputs):
-        return [kl_pass(module, data, target, self.config.batch_size, rng)]
+    def _clustering_passes(self, module, data, self_training, *, rng, inputs):
+        return [kl_pass(module, data, self_training, self.config.batch_size, rng)]
 
     def _clustering_optimizer(self, module):
         return torch.optim.SGD(module.parameters(), lr=self.config.lr, momentum=0.9)

@@ -119,6 +119,8 @@ def plain_params(**params: Any) -> dict[str, Any]:
             out[k] = v.item()
         elif isinstance(v, Sequence) and all(isinstance(x, int | float) for x in v):
             out[k] = list(v)
+        elif isinstance(v, Sequence) and all(isinstance(x, str) for x in v):
+            out[k] = [str(x) for x in v]  # column names; h5ad stores a string array
         else:
             out[k] = str(v)
     return out

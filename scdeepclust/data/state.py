@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from anndata import AnnData
 
 from ..module import data as _data
 from . import validation
+from .covariates import Covariates, categories_of, codes_of
 
 
 def describe_mask(mask_var) -> str | None:
@@ -26,41 +27,14 @@ def describe_mask(mask_var) -> str | None:
     return "array"
 
 
-def batch_column(adata: AnnData, batch_key: str) -> pd.Series:
-    """``adata.obs[batch_key]``; raises if the column is missing or has missing values."""
-    if batch_key not in adata.obs.columns:
-        raise KeyError(
-            f"batch_key={batch_key!r} is not a column of adata.obs "
-            f"(columns: {', '.join(map(repr, adata.obs.columns)) or 'none'})."
-        )
-    col = adata.obs[batch_key]
-    if col.isna().any():
-        raise ValueError(
-            f"adata.obs[{batch_key!r}] has {int(col.isna().sum())} missing values; every cell "
-            "needs a batch."
-        )
-    return col
-
-
 def batch_categories(adata: AnnData, batch_key: str) -> list[str]:
     """The batches present in ``adata.obs[batch_key]``, in category (sorted) order."""
-    cat = pd.Categorical(batch_column(adata, batch_key)).remove_unused_categories()
-    return [str(c) for c in cat.categories]
+    return categories_of(adata, batch_key, "batch_key")
 
 
 def batch_codes(adata: AnnData, batch_key: str, categories: list[str]) -> np.ndarray:
     """Integer code of each cell's batch among ``categories``; raises on an unseen batch."""
-    values = batch_column(adata, batch_key).astype(str).to_numpy()
-    codes = pd.Index(categories).get_indexer(values)
-    if (codes < 0).any():
-        unseen = sorted(set(values[codes < 0]))
-        raise ValueError(
-            f"adata.obs[{batch_key!r}] holds batches the model was not trained on: "
-            f"{', '.join(map(repr, unseen[:5]))}{' ...' if len(unseen) > 5 else ''} "
-            f"(trained on: {', '.join(map(repr, categories))}). A batch-aware model can only "
-            "embed cells of its training batches; train on all batches together."
-        )
-    return codes.astype(np.int64)
+    return codes_of(adata, batch_key, categories, "batch_key")
 
 
 @dataclass
@@ -88,6 +62,9 @@ class InputState:
         z-score within each batch (DESC's ``scale_bygroup``).
     batch_covariate
         The batch enters the network as a one-hot covariate (batch-aware scDeepCluster).
+    covariates
+        The categorical covariates the network gets as one-hot input (the batch with
+        ``batch_covariate``, then ``categorical_covariate_keys``); None without any.
     """
 
     var_names: np.ndarray
@@ -100,6 +77,7 @@ class InputState:
     batch_categories: list[str] | None = None
     scale_by_batch: bool = False
     batch_covariate: bool = False
+    covariates: Covariates | None = None
 
     @property
     def n_genes(self) -> int:  # noqa: D102
@@ -107,8 +85,8 @@ class InputState:
 
     @property
     def n_covariates(self) -> int:
-        """Width of the one-hot batch covariate (0 without one)."""
-        return len(self.batch_categories) if self.batch_covariate else 0
+        """Width of the one-hot covariate vector (0 without covariates)."""
+        return 0 if self.covariates is None else self.covariates.width
 
     @classmethod
     def fit(
@@ -122,11 +100,14 @@ class InputState:
         max_value: float | None = None,
         scale_by_batch: bool = False,
         batch_covariate: bool = False,
+        covariate_keys: Sequence[str] = (),
     ) -> tuple[InputState, _data.PreparedData]:
         """Validate the counts, select genes, fit the statistics. Returns the state and data.
 
-        Raises (before any training) the errors of :mod:`scdeepclust.data.validation`, and
-        KeyError / ValueError for a missing ``batch_key`` column or missing batch values.
+        ``covariate_keys``: categorical ``adata.obs`` columns given to the network as one-hot
+        input, after the batch when ``batch_covariate``. Raises (before any training) the
+        errors of :mod:`scdeepclust.data.validation`, and KeyError / ValueError for a missing
+        ``batch_key`` or covariate column or missing values in it.
         """
         counts = validation.get_counts(adata, layer)
         mask = validation.resolve_mask_var(adata, mask_var)
@@ -137,14 +118,19 @@ class InputState:
         codes = None if batch_key is None else batch_codes(adata, batch_key, categories)
         scale_by_batch = scale_by_batch and codes is not None
         batch_covariate = batch_covariate and codes is not None
+        keys = [batch_key] * batch_covariate + list(covariate_keys)
+        params = ["batch_key"] * batch_covariate + ["categorical_covariate_keys"] * len(
+            covariate_keys
+        )
+        covariates = Covariates.fit(adata, keys, params) if keys else None
         prepared = _data.prepare(
             counts,
             target_sum=target_sum,
             group_codes=codes if scale_by_batch else None,
             n_groups=len(categories) if scale_by_batch else 1,
             max_value=max_value,
-            covariate_codes=codes if batch_covariate else None,
-            n_covariates=len(categories) if batch_covariate else 0,
+            covariate_codes=None if covariates is None else covariates.codes(adata),
+            n_covariates=0 if covariates is None else covariates.width,
         )
         state = cls(
             var_names=np.asarray(adata.var_names[mask], dtype=str),
@@ -157,6 +143,7 @@ class InputState:
             batch_categories=categories,
             scale_by_batch=scale_by_batch,
             batch_covariate=batch_covariate,
+            covariates=covariates,
         )
         return state, prepared
 
@@ -200,7 +187,7 @@ class InputState:
             std=self.std,
             group_codes=codes if self.scale_by_batch else None,
             max_value=self.max_value,
-            covariate_codes=codes if self.batch_covariate else None,
+            covariate_codes=None if self.covariates is None else self.covariates.codes(adata),
             n_covariates=self.n_covariates,
         )
 
@@ -217,6 +204,7 @@ class InputState:
             "batch_categories": self.batch_categories,
             "scale_by_batch": self.scale_by_batch,
             "batch_covariate": self.batch_covariate,
+            "covariates": None if self.covariates is None else self.covariates.to_plain(),
         }
         return fields, {"mean": self.mean, "std": self.std}
 
@@ -234,4 +222,15 @@ class InputState:
             batch_categories=fields["batch_categories"],
             scale_by_batch=bool(fields["scale_by_batch"]),
             batch_covariate=bool(fields["batch_covariate"]),
+            covariates=_saved_covariates(fields),
         )
+
+
+def _saved_covariates(fields: Mapping[str, Any]) -> Covariates | None:
+    """The covariates of a saved state; folders written before 0.3 hold the batch only."""
+    if "covariates" in fields:
+        saved = fields["covariates"]
+        return None if saved is None else Covariates.from_plain(saved)
+    if fields["batch_covariate"]:
+        return Covariates([fields["batch_key"]], [fields["batch_categories"]], ["batch_key"])
+    return None

@@ -309,22 +309,22 @@ class BaseModel:
         if pretrained is not None:  # several runs: each starts from the pretrained weights
             module.head = None
             module.load_state_dict(pretrained)
-        centers, init_labels, target = _training.start_clustering(
+        centers, init_labels, self_training = _training.start_clustering(
             module, data, c, n_clusters=run["n_clusters"], resolution=run["resolution"], timer=timer
         )
         clu = run_stage(
             f"cluster (resolution {run['resolution']:g})" if several else "cluster",
             module,
-            self._clustering_passes(module, data, target, rng=rng, inputs=inputs),
+            self._clustering_passes(module, data, self_training, rng=rng, inputs=inputs),
             self._clustering_optimizer(module),
             epochs_within(c.max_epochs, c.max_steps, data.n_obs, c.batch_size),
-            before_epoch=target,
+            before_epoch=self_training,
             progress=progress,
             autocast_dtype=c.autocast(),
             dist=data.dist,
         )
         timer.seconds["cluster"] = clu.seconds
-        target.p = None  # memory: p (n_obs x k) is not needed after the clustering stage
+        self_training.p = None  # memory: p (n_obs x k) is not needed after the clustering stage
         _training.check_weights_finite(module, run["key"])
         stages = {**pre, "cluster": clu}
         result = _training.collect(
@@ -339,7 +339,7 @@ class BaseModel:
                 "seconds": timer.seconds,
                 "n_genes_used": self.state_.n_genes,
                 "n_clusters_init": int(centers.shape[0]),
-                **_training.diagnostics(stages, target, init_labels),
+                **_training.diagnostics(stages, self_training, init_labels),
             },
         )
         result.extra["n_empty_clusters"] = _training.empty_clusters(result.q)
@@ -390,12 +390,12 @@ class BaseModel:
         self,
         module: DeepClusterModel,
         data: DeviceData,
-        target: _training.SelfTraining,
+        self_training: _training.SelfTraining,
         *,
         rng: np.random.Generator,
         inputs: Mapping[str, Any],
     ) -> list[Pass]:
-        """The passes of one clustering epoch; ``target`` holds the target distribution p."""
+        """The passes of one clustering epoch; ``self_training.p`` is the target distribution."""
         raise NotImplementedError
 
     def _clustering_optimizer(self, module: DeepClusterModel) -> torch.optim.Optimizer:

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.centres import resolve_init
 from ..module.distributed import local_device
+from ..module.losses import TARGET_DISTRIBUTIONS
 from ..module.utils import resolve_device
 
 #: ``precision`` values of the tools and the autocast dtype of each (None: plain float32).
@@ -74,6 +76,34 @@ def check_batch_key(batch_key: str | None) -> None:
     """None or a non-empty string."""
     if batch_key is not None and (not isinstance(batch_key, str) or not batch_key):
         raise TypeError(f"batch_key must be an adata.obs column name or None, found {batch_key!r}.")
+
+
+def check_covariate_keys(keys, batch_key: str | None) -> tuple[str, ...] | None:
+    """None, or distinct non-empty column names other than ``batch_key``, as a tuple."""
+    if keys is None:
+        return None
+    if isinstance(keys, str):
+        raise TypeError(
+            f"categorical_covariate_keys must be a list of adata.obs column names, found the "
+            f"string {keys!r}; pass [{keys!r}]."
+        )
+    keys = tuple(keys)
+    if not all(isinstance(k, str) and k for k in keys):
+        raise TypeError(f"categorical_covariate_keys must hold column names, found {keys!r}.")
+    if len(set(keys)) != len(keys) or (batch_key is not None and batch_key in keys):
+        raise ValueError(
+            f"categorical_covariate_keys {keys!r} repeats a column (batch_key={batch_key!r} is "
+            "a covariate already); name each column once."
+        )
+    return keys or None
+
+
+def check_target_distribution(name: str) -> None:
+    """``name`` is a key of :data:`~scdeepclust.module.losses.TARGET_DISTRIBUTIONS`."""
+    if name not in TARGET_DISTRIBUTIONS:
+        raise ValueError(
+            f"target_distribution must be one of {sorted(TARGET_DISTRIBUTIONS)}, found {name!r}."
+        )
 
 
 def check_resolutions(resolution: float | Sequence[float]) -> list[float]:
@@ -168,6 +198,8 @@ class ClusteringConfig(_Config):
     lr: float = 1.0
     update_interval: int = 1
     tol: float = 1e-3
+    init: str = "auto"
+    target_distribution: str = "dec"
     init_max_cells: int | None = 50_000
     key_added: str = "clusters"
     random_state: int | None = 0
@@ -181,6 +213,8 @@ class ClusteringConfig(_Config):
         self.torch_device()
         self.autocast()
         check_batch_key(self.batch_key)
+        resolve_init(self.init, self.n_clusters)
+        check_target_distribution(self.target_distribution)
         return self
 
     def resolutions(self) -> list[float]:
@@ -199,6 +233,7 @@ class SCDCCConfig(ClusteringConfig):
 
     resolution: float = 0.4
     n_neighbors: int = 20
+    categorical_covariate_keys: tuple[str, ...] | None = None
     ml_weight: float = 1.0
     cl_weight: float = 1.0
     hidden_dims: tuple[int, ...] = (256, 64)
@@ -215,6 +250,9 @@ class SCDCCConfig(ClusteringConfig):
     def validate(self) -> SCDCCConfig:
         """Raise TypeError / ValueError for a bad value; returns self."""
         super().validate()
+        self.categorical_covariate_keys = check_covariate_keys(
+            self.categorical_covariate_keys, self.batch_key
+        )
         self.hidden_dims = tuple(self.hidden_dims)
         check_schedule(
             hidden_dims=list(self.hidden_dims),

@@ -105,8 +105,8 @@ class DESC(BaseModel):
             )
         return schedule
 
-    def _clustering_passes(self, module, data, target, *, rng, inputs) -> list[Pass]:
-        return [kl_pass(module, data, target, self.config.batch_size, rng)]
+    def _clustering_passes(self, module, data, self_training, *, rng, inputs) -> list[Pass]:
+        return [kl_pass(module, data, self_training, self.config.batch_size, rng)]
 
     def _clustering_optimizer(self, module: DeepClusterModel) -> torch.optim.Optimizer:
         c = self.config

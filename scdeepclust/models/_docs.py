@@ -42,6 +42,17 @@ update_interval
         The clustering stage stops when less than this fraction of cells changed label since
         the previous refresh of p."""
 
+doc_strategies = """\
+init
+        Centre initialisation on the pretrained embedding: ``"auto"`` (k-means with
+        ``n_clusters``, Leiden at ``resolution`` without), ``"kmeans"`` (needs
+        ``n_clusters``) or ``"leiden"`` (needs ``n_clusters=None``).
+    target_distribution
+        The target distribution p that q is trained towards: ``"dec"`` (DEC's
+        p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j'), with cluster frequencies f_j = sum_i
+        q_ij, as the authors') or ``"squared"`` (q_ij^2 / sum_j' q_ij'^2: no division by f_j,
+        so large clusters may take over small ones). Xie et al. 2016."""
+
 doc_max_steps = """\
 max_steps
         Cap of the clustering stage in optimizer steps (cell minibatches): the stage runs at

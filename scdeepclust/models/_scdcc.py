@@ -89,7 +89,9 @@ class SCDCC(BaseModel):
         }
 
     def _input_options(self) -> dict[str, Any]:
-        return {"batch_covariate": True}  # batch-aware scDeepCluster: one-hot batch input
+        # batch-aware scDeepCluster: the one-hot batch (and other covariates) as input
+        covariates = self.config.categorical_covariate_keys or ()
+        return {"batch_covariate": True, "covariate_keys": covariates}
 
     def _build_module(self, arch: Mapping[str, Any]) -> DeepClusterModel:
         return build_zinb_autoencoder(
@@ -119,12 +121,12 @@ class SCDCC(BaseModel):
         )
         return {"pretrain": stage}
 
-    def _clustering_passes(self, module, data, target, *, rng, inputs) -> list[Pass]:
+    def _clustering_passes(self, module, data, self_training, *, rng, inputs) -> list[Pass]:
         c = self.config
         return clustering_passes(
             module,
             data,
-            target,
+            self_training,
             gamma=c.gamma,
             batch_size=c.batch_size,
             rng=rng,

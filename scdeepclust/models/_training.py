@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.init import kmeans_centers, leiden_centers, nearest_center_labels
+from ..data.centres import INITIALISATIONS, nearest_center_labels, resolve_init
 from ..data.results import MethodResult
 from ..module.data import DeviceData
 from ..module.engine import (
@@ -26,6 +26,7 @@ from ..module.engine import (
     embed,
     soft_assignments,
 )
+from ..module.losses import TARGET_DISTRIBUTIONS
 from ..module.modules import ClusteringHead, DeepClusterModel
 
 logger = logging.getLogger("scdeepclust")
@@ -49,8 +50,11 @@ def initial_clusters(
     n_neighbors: int,
     random_state: int,
     max_cells: int | None = None,
+    init: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Centres and labels: k-means (n_init 20) when ``n_clusters`` is given, else Leiden.
+    """Centres and labels from the centre initialisation ``init`` (``data.centres``).
+
+    ``"auto"``: k-means (n_init 20) when ``n_clusters`` is given, else Leiden.
 
     With more than ``max_cells`` cells, k-means / the kNN graph and Leiden are fitted on a
     random subsample of ``max_cells`` cells (seeded by ``random_state``) and every cell is then
@@ -66,11 +70,17 @@ def initial_clusters(
             resolution=resolution,
             n_neighbors=n_neighbors,
             random_state=random_state,
+            init=init,
         )
         return centers, nearest_center_labels(z, centers)
-    if n_clusters is not None:
-        return kmeans_centers(z, n_clusters, random_state)
-    return leiden_centers(z, resolution, n_neighbors, random_state)
+    start = INITIALISATIONS[resolve_init(init, n_clusters)]
+    return start(
+        z,
+        n_clusters=n_clusters,
+        resolution=resolution,
+        n_neighbors=n_neighbors,
+        random_state=random_state,
+    )
 
 
 def init_head(
@@ -84,8 +94,9 @@ def init_head(
     random_state: int,
     timer: Timer,
     max_cells: int | None = None,
+    init: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Embed all cells, initialise the centres (k-means or Leiden) and attach the head.
+    """Embed all cells, initialise the centres (strategy ``init``) and attach the head.
 
     Returns the centres (k x latent_dim) and the initial labels (n_obs); the wall time is
     added to ``timer`` as ``"init"``. Under data parallelism rank 0 initialises and
@@ -102,6 +113,7 @@ def init_head(
             n_neighbors=n_neighbors,
             random_state=random_state,
             max_cells=max_cells,
+            init=init,
         )
     centers, labels = data.dist.broadcast(found)
     attach_head(model, centers, alpha, data.device)
@@ -137,9 +149,10 @@ def start_clustering(
     resolution: float,
     timer: Timer,
 ) -> tuple[np.ndarray, np.ndarray, SelfTraining]:
-    """Initialise the centres from ``config`` and build the target-distribution hook.
+    """Initialise the centres (``config.init``) and build the self-training hook.
 
-    Returns the centres, the initial labels and the :class:`SelfTraining` hook.
+    The hook refreshes the target distribution ``config.target_distribution``. Returns the
+    centres, the initial labels and the :class:`SelfTraining` hook.
     """
     centers, init_labels = init_head(
         model,
@@ -151,27 +164,21 @@ def start_clustering(
         random_state=config.seed(),
         timer=timer,
         max_cells=config.init_max_cells,
+        init=config.init,
     )
-    target = self_training(
-        model, data, init_labels, update_interval=config.update_interval, tol=config.tol
+    self_training = SelfTraining(
+        model,
+        data,
+        init_labels,
+        config.update_interval,
+        config.tol,
+        distribution=TARGET_DISTRIBUTIONS[config.target_distribution],
     )
-    return centers, init_labels, target
-
-
-def self_training(
-    model: DeepClusterModel,
-    data: DeviceData,
-    init_labels: np.ndarray,
-    *,
-    update_interval: int,
-    tol: float,
-) -> SelfTraining:
-    """The target-distribution hook of the clustering stage."""
-    return SelfTraining(model, data, init_labels, update_interval, tol)
+    return centers, init_labels, self_training
 
 
 def diagnostics(
-    stages: Mapping[str, StageResult], target: SelfTraining, init_labels: np.ndarray
+    stages: Mapping[str, StageResult], self_training: SelfTraining, init_labels: np.ndarray
 ) -> dict[str, Any]:
     """What explains a run, for ``uns[key]`` (no labels-based metric: users have no labels).
 
@@ -184,7 +191,7 @@ def diagnostics(
     return {
         "n_steps": {name: int(r.n_steps) for name, r in stages.items()},
         "stopped_by": {name: r.stopped_by for name, r in stages.items()},
-        "label_change": np.asarray(target.delta, dtype=np.float32),
+        "label_change": np.asarray(self_training.delta, dtype=np.float32),
         "init_labels": np.asarray(init_labels, dtype=np.int32),
     }
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 
 from .distributed import Dist
 
@@ -115,8 +114,10 @@ class PreparedData:
         Library size of size factor 1 (the median library size of the training cells, or
         ``target_sum``).
     covariate_codes, n_covariates
-        Batch code of each cell given to the network as a one-hot covariate (batch-aware
-        scDeepCluster), and the number of batches; None and 0 without one.
+        Categorical covariates given to the network as one-hot input (the batch in
+        batch-aware scDeepCluster, other ``adata.obs`` columns): per cell and column, the
+        position of its 1 in the concatenated one-hot vector (n_obs x n_columns), and the
+        vector's length; None and 0 without covariates.
     """
 
     counts: sp.csr_matrix
@@ -202,7 +203,9 @@ def apply_preparation(
         std,
         max_value,
         library_reference,
-        None if covariate_codes is None else np.asarray(covariate_codes, np.int64),
+        None
+        if covariate_codes is None
+        else np.asarray(covariate_codes, np.int64).reshape(counts.shape[0], -1),
         n_covariates,
     )
 
@@ -340,11 +343,15 @@ class DeviceData:
         return t.to(self.device)
 
     def covariate(self, idx: np.ndarray) -> torch.Tensor | None:
-        """One-hot batch covariate of cells ``idx`` (len(idx) x n_covariates), or None."""
+        """One-hot covariates of cells ``idx`` (len(idx) x n_covariates, float32), or None.
+
+        One block per covariate column, concatenated: a 1 at each of the cell's codes.
+        """
         if self.covariate_codes is None:
             return None
         codes = self.covariate_codes[self._index(idx)]
-        return F.one_hot(codes, self.data.n_covariates).float()
+        out = torch.zeros((len(codes), self.data.n_covariates), device=codes.device)
+        return out.scatter_(1, codes, 1.0)
 
     def batch(self, idx: np.ndarray, with_counts: bool = True) -> dict[str, torch.Tensor]:
         """Scaled input ``x`` of cells ``idx``; with ``with_counts`` also their raw counts.

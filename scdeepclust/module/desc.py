@@ -196,13 +196,13 @@ def pretrain_desc(
 def kl_pass(
     model: DeepClusterModel,
     data: DeviceData,
-    target: SelfTraining,
+    self_training: SelfTraining,
     batch_size: int,
     rng: np.random.Generator,
 ) -> Pass:
     """DESC fine-tuning: KL(P || Q) alone over the encoder and the centres (no decoder)."""
     return Pass(
         "cells",
-        lambda: cell_batches(data, batch_size, rng, with_counts=False, target=target),
+        lambda: cell_batches(data, batch_size, rng, with_counts=False, self_training=self_training),
         lambda b: {"kl": kl_term(model, b)},
     )

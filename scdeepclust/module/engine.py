@@ -285,9 +285,9 @@ class SelfTraining:
     """``before_epoch`` hook of the clustering stage (DEC self-training).
 
     Every ``update_interval`` epochs: q of all cells from the current weights, the target
-    distribution p, hard labels, and the fraction of labels changed since the last check
-    (the first check compares with the initial labels). Stops when that fraction < ``tol``
-    (never at epoch 0).
+    distribution p (``distribution``: a function ``(q, inplace) -> p``, DEC's by default), hard
+    labels, and the fraction of labels changed since the last check (the first check
+    compares with the initial labels). Stops when that fraction < ``tol`` (never at epoch 0).
     """
 
     def __init__(
@@ -297,8 +297,9 @@ class SelfTraining:
         init_labels: np.ndarray,
         update_interval: int,
         tol: float,
+        distribution: Callable[..., torch.Tensor] = target_distribution,
     ):
-        self.model, self.data = model, data
+        self.model, self.data, self.distribution = model, data, distribution
         self.update_interval, self.tol = update_interval, tol
         self.labels = torch.as_tensor(init_labels, device=data.device)
         self.p: torch.Tensor | None = None
@@ -315,7 +316,7 @@ class SelfTraining:
         self.labels = labels
         if epoch > 0 and delta < self.tol:
             return True
-        self.p = target_distribution(q, inplace=True)
+        self.p = self.distribution(q, inplace=True)
         return False
 
 

@@ -174,6 +174,23 @@ def target_distribution(q: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     return weight
 
 
+def squared_target(q: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """Target distribution without DEC's cluster-frequency term: p_ij = q_ij^2 / sum_j' q_ij'^2.
+
+    DEC divides by the cluster frequency f_j to keep large clusters from absorbing small
+    ones; this variant sharpens q alone. Same arguments and shape as
+    :func:`target_distribution`.
+    """
+    weight = q.pow_(2) if inplace else q.pow(2)
+    weight /= weight.sum(dim=1, keepdim=True)
+    return weight
+
+
+#: Target distributions by name (the config's ``target_distribution``): functions
+#: ``(q, inplace) -> p`` of the soft assignments of all cells, n_cells x n_clusters.
+TARGET_DISTRIBUTIONS = {"dec": target_distribution, "squared": squared_target}
+
+
 def kl_divergence(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """KL(P || Q) summed over clusters and averaged over cells; finite when some p are 0.
 

@@ -20,16 +20,16 @@ def cell_batches(
     rng: np.random.Generator,
     *,
     with_counts: bool = True,
-    target: SelfTraining | None = None,
+    self_training: SelfTraining | None = None,
 ) -> Iterator[dict[str, torch.Tensor]]:
-    """Shuffled minibatches of cells; with ``target`` each batch also carries its rows of p.
+    """Shuffled minibatches of cells; with ``self_training`` each batch also carries its rows of p.
 
     Under data parallelism each rank gets its shard of every minibatch.
     """
     for idx in data.dist.shard(_data.minibatches(data.n_obs, batch_size, rng)):
         batch = data.batch(idx, with_counts=with_counts)
-        if target is not None:
-            batch["p"] = target.p[torch.from_numpy(idx).to(data.device)]
+        if self_training is not None:
+            batch["p"] = self_training.p[torch.from_numpy(idx).to(data.device)]
         yield batch
 
 

@@ -55,7 +55,7 @@ def pretrain_pass(
 def clustering_passes(
     model: DeepClusterModel,
     data: DeviceData,
-    target: SelfTraining,
+    self_training: SelfTraining,
     *,
     gamma: float,
     batch_size: int,
@@ -74,7 +74,7 @@ def clustering_passes(
     passes = [
         Pass(
             "cells",
-            lambda: cell_batches(data, batch_size, rng, target=target),
+            lambda: cell_batches(data, batch_size, rng, self_training=self_training),
             lambda b: {"zinb": zinb_loss(model, b), "kl": gamma * kl_term(model, b)},
         )
     ]

@@ -41,6 +41,8 @@ def desc(
     max_steps: int | None = 12_000,
     update_interval: int = 5,
     tol: float = 0.005,
+    init: str = "auto",
+    target_distribution: str = "dec",
     init_max_cells: int | None = 50_000,
     key_added: str = "desc",
     random_state: int | None = 0,
@@ -129,6 +131,7 @@ def desc(
         ends the stage.
     {doc_max_steps}
     {doc_update_tol}
+    {doc_strategies}
     {doc_init_max_cells}
     key_added
         Name of the output slots for a single resolution. With several resolutions each gets

@@ -21,6 +21,7 @@ def scdcc(
     layer: str | None = "counts",
     mask_var: str | np.ndarray | None = None,
     batch_key: str | None = None,
+    categorical_covariate_keys: Sequence[str] | None = None,
     must_link: np.ndarray | Sequence | None = None,
     cannot_link: np.ndarray | Sequence | None = None,
     ml_weight: float = 1.0,
@@ -43,6 +44,8 @@ def scdcc(
     lr: float = 1.0,
     update_interval: int = 1,
     tol: float = 1e-3,
+    init: str = "auto",
+    target_distribution: str = "dec",
     init_max_cells: int | None = 50_000,
     key_added: str = "scdcc",
     random_state: int | None = 0,
@@ -87,6 +90,10 @@ def scdcc(
     batch_key
         ``adata.obs`` column of batches (categorical or strings); the network gets the
         one-hot batch as an input of the encoder and the decoder. None: no batches.
+    categorical_covariate_keys
+        Further categorical ``adata.obs`` columns (donor, protocol, ...) given to the network
+        like the batch: each one-hot, concatenated after the batch's (scvi-tools' name).
+        ``predict`` needs the same columns, with categories seen in training. None: none.
     must_link, cannot_link
         Pairwise constraints, (n_pairs, 2) arrays of 0-based cell indices or of obs names,
         e.g. from :func:`scdeepclust.pp.constraints_from_labels` or
@@ -134,6 +141,7 @@ def scdcc(
     lr
         Learning rate of the clustering stage.
     {doc_update_tol}
+    {doc_strategies}
     {doc_init_max_cells}
     key_added
         Name of every output slot (labels, embedding, soft assignments, run record). They

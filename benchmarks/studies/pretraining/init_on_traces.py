@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from benchmarks.datasets import DATASETS, load_dataset
-from scdeepclust.data.init import knn_graph, leiden_on_graph
+from scdeepclust.data.centres import knn_graph, leiden_on_graph
 
 
 def leiden_k(tmp, k: int, seed: int, lo: float = 0.01, hi: float = 5.0, steps: int = 12):

@@ -1,8 +1,15 @@
-"""Cluster-centre initialisation on the pretrained embedding: k-means or Leiden."""
+"""Cluster-centre initialisation on the pretrained embedding: named strategies.
+
+:data:`INITIALISATIONS` maps a config's ``init`` to a function ``(z, *, n_clusters,
+resolution, n_neighbors, random_state) -> (centres, labels)``: ``"kmeans"`` (the number of
+clusters given) and ``"leiden"`` (the number follows from the resolution); ``"auto"`` picks
+k-means when ``n_clusters`` is given, else Leiden. A new strategy is one more entry.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
@@ -110,3 +117,56 @@ def leiden_centers(
         )
     logger.info("Leiden (resolution %s) found %d clusters", resolution, k)
     return centers_from_labels(z, labels), labels
+
+
+def kmeans_start(
+    z: np.ndarray,
+    *,
+    n_clusters: int | None,
+    resolution: float,
+    n_neighbors: int,
+    random_state: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``init="kmeans"``: k-means with ``n_clusters`` (the other arguments are not used)."""
+    return kmeans_centers(z, n_clusters, random_state)
+
+
+def leiden_start(
+    z: np.ndarray,
+    *,
+    n_clusters: int | None,
+    resolution: float,
+    n_neighbors: int,
+    random_state: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``init="leiden"``: Leiden at ``resolution`` on the kNN graph (``n_clusters`` unused)."""
+    return leiden_centers(z, resolution, n_neighbors, random_state)
+
+
+#: Centre initialisations by name (the config's ``init``).
+INITIALISATIONS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "kmeans": kmeans_start,
+    "leiden": leiden_start,
+}
+
+
+def resolve_init(init: str, n_clusters: int | None) -> str:
+    """The strategy a run uses: ``init``, or for ``"auto"`` k-means with k given, else Leiden.
+
+    Raises ValueError for an unknown name, ``"kmeans"`` without ``n_clusters`` and
+    ``"leiden"`` with it.
+    """
+    if init == "auto":
+        return "leiden" if n_clusters is None else "kmeans"
+    if init not in INITIALISATIONS:
+        raise ValueError(
+            f"init must be 'auto' or one of {sorted(INITIALISATIONS)}, found {init!r}."
+        )
+    if init == "kmeans" and n_clusters is None:
+        raise ValueError("init='kmeans' needs n_clusters; pass n_clusters=k, or init='leiden'.")
+    if init == "leiden" and n_clusters is not None:
+        raise ValueError(
+            f"init='leiden' takes the number of clusters from the resolution, but "
+            f"n_clusters={n_clusters} was given; pass n_clusters=None, or init='kmeans'."
+        )
+    return init
