@@ -7,9 +7,10 @@ import pytest
 import scipy.sparse as sp
 
 import scdeepclust as sdc
+from scdeepclust.data.preparation import group_mean_std, size_factors
 from scdeepclust.models._config import epochs_within
 from scdeepclust.models._training import initial_clusters
-from scdeepclust.module.data import group_mean_std, log_normalize, size_factors
+from scdeepclust.module.device_data import log_normalize
 
 TINY = dict(hidden_dims=(16,), latent_dim=4, progress_bar=False)
 

@@ -28,7 +28,7 @@ from scdeepclust.module.desc import (
     pretrain_desc,
     stacked_autoencoders,
 )
-from scdeepclust.module.modules import Encoder, GlorotLinear
+from scdeepclust.module.networks import Encoder, GlorotLinear
 
 _desc_module = importlib.import_module("scdeepclust.models._desc")
 _base_module = importlib.import_module("scdeepclust.models._base")

@@ -8,7 +8,7 @@ import torch
 from _adata_checks import assert_unchanged, snapshot_adata
 
 import scdeepclust as sdc
-from scdeepclust.module.modules import ClusteringHead, ZINBDecoder
+from scdeepclust.module.networks import ClusteringHead, ZINBDecoder
 
 FAST = {"hidden_dims": (16,), "latent_dim": 4, "max_epochs": 3, "progress_bar": False}
 

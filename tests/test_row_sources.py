@@ -13,7 +13,8 @@ from conftest import make_synthetic_counts
 from sklearn.metrics import adjusted_rand_score
 
 import scdeepclust as sdc
-from scdeepclust.module import data as _data
+from scdeepclust.data import preparation
+from scdeepclust.module import device_data as _data
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def prepared():
     a = make_synthetic_counts(n_obs=300, n_vars=50, n_groups=3)
     counts = a.layers["counts"].astype(np.float32)
     codes = np.arange(300) % 2
-    return _data.prepare(
+    return preparation.prepare(
         counts.tocsr(), group_codes=codes, max_value=3.0, covariate_codes=codes, n_covariates=2
     )
 

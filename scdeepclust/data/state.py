@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ..module import data as _data
+from . import preparation as _prep
 from . import validation
 from .covariates import Covariates, categories_of, codes_of
 
@@ -101,7 +101,7 @@ class InputState:
         scale_by_batch: bool = False,
         batch_covariate: bool = False,
         covariate_keys: Sequence[str] = (),
-    ) -> tuple[InputState, _data.PreparedData]:
+    ) -> tuple[InputState, _prep.PreparedData]:
         """Validate the counts, select genes, fit the statistics. Returns the state and data.
 
         ``covariate_keys``: categorical ``adata.obs`` columns given to the network as one-hot
@@ -123,7 +123,7 @@ class InputState:
             covariate_keys
         )
         covariates = Covariates.fit(adata, keys, params) if keys else None
-        prepared = _data.prepare(
+        prepared = _prep.prepare(
             counts,
             target_sum=target_sum,
             group_codes=codes if scale_by_batch else None,
@@ -170,7 +170,7 @@ class InputState:
             )
         return index
 
-    def transform(self, adata: AnnData) -> _data.PreparedData:
+    def transform(self, adata: AnnData) -> _prep.PreparedData:
         """Prepare new cells with the fitted statistics (genes aligned by ``var_names``)."""
         index = self.gene_index(adata)
         counts = validation.get_counts(adata, self.layer)[:, index].tocsr()
@@ -180,7 +180,7 @@ class InputState:
             if self.batch_key is None
             else batch_codes(adata, self.batch_key, self.batch_categories)
         )
-        return _data.apply_preparation(
+        return _prep.apply_preparation(
             counts,
             library_reference=self.library_reference,
             mean=self.mean,

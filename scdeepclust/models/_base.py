@@ -25,9 +25,9 @@ from ..data import results as _results
 from ..data import validation
 from ..data.state import InputState, describe_mask
 from ..module import distributed
-from ..module.data import DeviceData
+from ..module.device_data import DeviceData
 from ..module.engine import Pass, StageResult, embed, run_stage, soft_assignments
-from ..module.modules import ClusteringHead, DeepClusterModel
+from ..module.networks import ClusteringHead, DeepClusterModel
 from ..module.utils import seeded, show_progress
 from . import _training
 from ._config import ClusteringConfig, epochs_within

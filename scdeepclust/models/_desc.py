@@ -15,7 +15,7 @@ from ..module.desc import (
     pretrain_desc,
 )
 from ..module.engine import Pass, StageResult
-from ..module.modules import DeepClusterModel
+from ..module.networks import DeepClusterModel
 from ._base import BaseModel
 from ._config import DESCConfig, check_schedule, epochs_within
 from ._docs import shared_docs

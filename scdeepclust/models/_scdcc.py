@@ -11,7 +11,7 @@ from anndata import AnnData
 
 from ..data import validation
 from ..module.engine import EarlyStopping, Pass, StageResult, run_stage
-from ..module.modules import DeepClusterModel
+from ..module.networks import DeepClusterModel
 from ..module.scdcc import build_zinb_autoencoder, clustering_passes, pretrain_pass
 from ._base import BaseModel
 from ._config import SCDCCConfig

@@ -18,7 +18,7 @@ import torch
 
 from ..data.centres import INITIALISATIONS, nearest_center_labels, resolve_init
 from ..data.results import MethodResult
-from ..module.data import DeviceData
+from ..module.device_data import DeviceData
 from ..module.engine import (
     SelfTraining,
     StageResult,
@@ -27,7 +27,7 @@ from ..module.engine import (
     soft_assignments,
 )
 from ..module.losses import TARGET_DISTRIBUTIONS
-from ..module.modules import ClusteringHead, DeepClusterModel
+from ..module.networks import ClusteringHead, DeepClusterModel
 
 logger = logging.getLogger("scdeepclust")
 

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import DeviceData
+from .device_data import DeviceData
 from .engine import Pass, SelfTraining, StageResult, run_phases
-from .modules import DeepClusterModel, Encoder, MSEDecoder
+from .networks import DeepClusterModel, Encoder, MSEDecoder
 from .passes import cell_batches, kl_term
 
 

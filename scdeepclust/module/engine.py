@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data import DeviceData
+from .device_data import DeviceData
 from .distributed import Dist
 from .losses import target_distribution
-from .modules import DeepClusterModel
+from .networks import DeepClusterModel
 from .utils import progress_bar_class
 
 logger = logging.getLogger("scdeepclust")

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from . import data as _data
-from .data import DeviceData
+from . import device_data as _data
+from .device_data import DeviceData
 from .engine import SelfTraining
 from .losses import kl_divergence
-from .modules import DeepClusterModel
+from .networks import DeepClusterModel
 
 
 def cell_batches(

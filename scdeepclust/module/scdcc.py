@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .data import DeviceData
+from .device_data import DeviceData
 from .engine import Pass, SelfTraining
 from .losses import cannot_link_loss, must_link_loss, zinb_nll_mean_sparse
-from .modules import DeepClusterModel, Encoder, ZINBDecoder
+from .networks import DeepClusterModel, Encoder, ZINBDecoder
 from .passes import cell_batches, kl_term, pair_batches, pair_log_q
 
 
