@@ -16,7 +16,10 @@ cd "$work"  # nothing of the clone is importable from here
 venv/bin/scdeepclust --help
 venv/bin/scdeepclust scdcc --help > /dev/null
 venv/bin/python -c "import scdeepclust as sdc; sdc.datasets.pbmc_10x().write_h5ad('pbmc.h5ad')"
-venv/bin/scdeepclust scdcc pbmc.h5ad pbmc_scdcc.h5ad --n-clusters 8 --seed 0 --save-model model
+# Half the default pretraining and a 20-epoch clustering cap (42 s instead of 72 s here; ARI
+# 0.783 against 0.757): the default run itself is tutorial 01's, checked in make test.
+venv/bin/scdeepclust scdcc pbmc.h5ad pbmc_scdcc.h5ad --n-clusters 8 --seed 0 --save-model model \
+    --pretrain-steps 350 --max-steps 340
 venv/bin/scdeepclust predict model pbmc.h5ad pbmc_predicted.h5ad
 venv/bin/python - <<'PY'
 import anndata as ad
