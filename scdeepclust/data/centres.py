@@ -1,9 +1,10 @@
 """Cluster-centre initialisation on the pretrained embedding: named strategies.
 
 :data:`INITIALISATIONS` maps a config's ``init`` to a function ``(z, *, n_clusters,
-resolution, n_neighbors, random_state) -> (centres, labels)``: ``"kmeans"`` (the number of
-clusters given) and ``"leiden"`` (the number follows from the resolution); ``"auto"`` picks
-k-means when ``n_clusters`` is given, else Leiden. A new strategy is one more entry.
+resolution, n_neighbors, random_state) -> (centres, labels)`` that may ignore the arguments
+it does not use: ``"kmeans"`` (the number of clusters given) and ``"leiden"`` (the number
+follows from the resolution); ``"auto"`` picks k-means when ``n_clusters`` is given, else
+Leiden. A new strategy is one more entry.
 """
 
 from __future__ import annotations
@@ -120,26 +121,16 @@ def leiden_centers(
 
 
 def kmeans_start(
-    z: np.ndarray,
-    *,
-    n_clusters: int | None,
-    resolution: float,
-    n_neighbors: int,
-    random_state: int,
+    z: np.ndarray, *, n_clusters: int, random_state: int, **_: object
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``init="kmeans"``: k-means with ``n_clusters`` (the other arguments are not used)."""
+    """``init="kmeans"``: k-means with ``n_clusters`` (the Leiden arguments are ignored)."""
     return kmeans_centers(z, n_clusters, random_state)
 
 
 def leiden_start(
-    z: np.ndarray,
-    *,
-    n_clusters: int | None,
-    resolution: float,
-    n_neighbors: int,
-    random_state: int,
+    z: np.ndarray, *, resolution: float, n_neighbors: int, random_state: int, **_: object
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``init="leiden"``: Leiden at ``resolution`` on the kNN graph (``n_clusters`` unused)."""
+    """``init="leiden"``: Leiden at ``resolution`` on the kNN graph (``n_clusters`` ignored)."""
     return leiden_centers(z, resolution, n_neighbors, random_state)
 
 
