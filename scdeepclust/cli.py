@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import docstring_parser
 import numpy as np
 
 #: Exit status for bad input (as argparse uses for bad options).
@@ -40,6 +41,8 @@ class CLIError(Exception):
     """Bad input found by the command line itself (one line, exit status 2)."""
 
 
+_NUMPYDOC = docstring_parser.DocstringStyle.NUMPYDOC
+
 #: Sphinx cross-reference roles (``:func:`torch.autocast```, ``:class:`~a.B```) in a docstring.
 _ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
 
@@ -52,14 +55,17 @@ def plain_help(text: str) -> str:
 
 
 def _param_help(func: Callable) -> dict[str, str]:
-    """First sentence of each parameter's description in a numpydoc docstring."""
-    doc = inspect.getdoc(func) or ""
-    section = doc.split("Parameters\n----------\n", 1)[-1].split("\nReturns\n", 1)[0]
+    """First sentence of each parameter's description in a numpydoc docstring.
+
+    The docstring is parsed by docstring_parser; an entry naming several parameters
+    (``must_link, cannot_link``) gives each of them the sentence.
+    """
+    doc = docstring_parser.parse(inspect.getdoc(func) or "", style=_NUMPYDOC)
     helps: dict[str, str] = {}
-    for match in re.finditer(r"^(\w[\w, ]*)\n((?:    .*\n?|\n)+)", section, re.MULTILINE):
-        text = plain_help(match.group(2))
+    for param in doc.params:
+        text = plain_help(param.description or "")
         sentence = re.split(r"(?<=\.)\s(?=[A-Z\"])", text, maxsplit=1)[0]
-        for name in match.group(1).split(","):
+        for name in param.arg_name.split(","):
             helps[name.strip()] = sentence
     return helps
 
