@@ -7,5 +7,5 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 source .ci/fresh_venv.sh
 fresh_venv "$work/venv" -c .ci/min-constraints.txt -e ".[test,tutorials]"
-"$work/venv/bin/pip" list 2>/dev/null | grep -iE "^(anndata|scanpy|torch|numpy|scipy|scikit-learn|leidenalg|igraph|h5py|tqdm|pandas|pynndescent) "
+"$work/venv/bin/pip" list 2>/dev/null | grep -iE "^(anndata|scanpy|torch|numpy|scipy|scikit-learn|leidenalg|igraph|h5py|tqdm|pandas|pynndescent|docstring.parser) "
 "$work/venv/bin/python" -m pytest -m "not slow" -q -p no:cacheprovider
