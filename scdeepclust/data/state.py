@@ -118,11 +118,9 @@ class InputState:
         codes = None if batch_key is None else batch_codes(adata, batch_key, categories)
         scale_by_batch = scale_by_batch and codes is not None
         batch_covariate = batch_covariate and codes is not None
-        keys = [batch_key] * batch_covariate + list(covariate_keys)
-        params = ["batch_key"] * batch_covariate + ["categorical_covariate_keys"] * len(
-            covariate_keys
-        )
-        covariates = Covariates.fit(adata, keys, params) if keys else None
+        named = [(batch_key, "batch_key")] if batch_covariate else []
+        named += [(key, "categorical_covariate_keys") for key in covariate_keys]
+        covariates = Covariates.fit(adata, *zip(*named, strict=True)) if named else None
         prepared = _prep.prepare(
             counts,
             target_sum=target_sum,

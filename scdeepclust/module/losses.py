@@ -167,11 +167,7 @@ def target_distribution(q: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     -------
     p, n_cells x n_clusters, rows sum to 1.
     """
-    f = q.sum(dim=0).clamp_min(torch.finfo(q.dtype).tiny)
-    weight = q.pow_(2) if inplace else q.pow(2)
-    weight /= f
-    weight /= weight.sum(dim=1, keepdim=True)
-    return weight
+    return _sharpened(q, inplace, q.sum(dim=0).clamp_min(torch.finfo(q.dtype).tiny))
 
 
 def squared_target(q: torch.Tensor, inplace: bool = False) -> torch.Tensor:
@@ -181,7 +177,14 @@ def squared_target(q: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     ones; this variant sharpens q alone. Same arguments and shape as
     :func:`target_distribution`.
     """
+    return _sharpened(q, inplace, None)
+
+
+def _sharpened(q: torch.Tensor, inplace: bool, frequency: torch.Tensor | None) -> torch.Tensor:
+    """Square of ``q``, divided by ``frequency`` per cluster when given, rows normalised to 1."""
     weight = q.pow_(2) if inplace else q.pow(2)
+    if frequency is not None:
+        weight /= frequency
     weight /= weight.sum(dim=1, keepdim=True)
     return weight
 
